@@ -1,0 +1,1 @@
+"""The hosted pages customers see (contract section 2)."""

@@ -1,0 +1,24 @@
+"""Connectors by name: the `connector` of a service picks one of these."""
+
+from connectors.base import Connector
+from connectors.sandbox import SandboxConnector
+from connectors.static import StaticConnector
+
+_CONNECTORS: dict[str, Connector] = {
+    connector.name: connector for connector in (SandboxConnector(), StaticConnector())
+}
+
+
+class UnknownConnector(LookupError):
+    pass
+
+
+def connector_names() -> list[str]:
+    return sorted(_CONNECTORS)
+
+
+def get_connector(name: str) -> Connector:
+    try:
+        return _CONNECTORS[name]
+    except KeyError:
+        raise UnknownConnector(f"No connector named {name!r}.") from None

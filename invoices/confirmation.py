@@ -1,0 +1,73 @@
+"""Confirmation schemas: the fields a customer confirms a transfer with.
+
+A schema comes from a provider (or an operator) and its regexps are untrusted:
+they are compiled and run by RE2, whose matching is linear in the input, never
+by Python's backtracking `re`.
+"""
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import re2
+
+FIELD_TYPES = ("text", "number", "email", "tel", "date")
+_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_SPEC_KEYS = {"required", "regexp", "type", "example", "label"}
+_MAX_PATTERN_LENGTH = 1000
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad provider pattern is our error to report, not stderr's
+_RE2_OPTIONS.max_mem = 8 << 20
+
+
+class InvalidPattern(ValueError):
+    pass
+
+
+def compile_untrusted(pattern: str):
+    """Compile a provider's regexp with RE2, or raise `InvalidPattern`."""
+    if len(pattern) > _MAX_PATTERN_LENGTH:
+        raise InvalidPattern(f"longer than {_MAX_PATTERN_LENGTH} characters")
+    try:
+        return re2.compile(pattern, options=_RE2_OPTIONS)
+    except re2.error as error:
+        message = error.args[0] if error.args else error
+        if isinstance(message, bytes):
+            message = message.decode(errors="replace")
+        raise InvalidPattern(f"RE2 cannot compile it: {message}") from None
+
+
+def confirmation_schema_problems(schema: Any) -> list[str]:
+    """Why `schema` is not a usable confirmation schema; empty when it is."""
+    if not isinstance(schema, Mapping):
+        return ["the schema must be an object of fields"]
+    problems = []
+    for name, spec in schema.items():
+        where = f"field {name!r}"
+        if not isinstance(name, str) or not _FIELD_NAME.match(name):
+            problems.append(f"{where}: names are a letter then letters, digits or _ (max 64)")
+        if not isinstance(spec, Mapping):
+            problems.append(f"{where}: must be an object")
+            continue
+        if unknown := sorted(set(spec) - _SPEC_KEYS):
+            problems.append(f"{where}: unknown keys {', '.join(unknown)}")
+        if not isinstance(spec.get("required"), bool):
+            problems.append(f"{where}: 'required' must be true or false")
+        if spec.get("type", "text") not in FIELD_TYPES:
+            problems.append(f"{where}: 'type' must be one of {', '.join(FIELD_TYPES)}")
+        for optional_text in ("example", "label"):
+            if spec.get(optional_text) is not None and not isinstance(spec[optional_text], str):
+                problems.append(f"{where}: {optional_text!r} must be text or null")
+        pattern = spec.get("regexp")
+        if not isinstance(pattern, str) or not pattern:
+            problems.append(f"{where}: 'regexp' must be a non-empty string")
+            continue
+        try:
+            compile_untrusted(pattern)
+        except InvalidPattern as error:
+            problems.append(f"{where}: regexp {error}")
+    return problems
+
+
+def is_confirmation_required(schema: Mapping[str, Mapping[str, Any]]) -> bool:
+    return any(spec.get("required") for spec in schema.values())

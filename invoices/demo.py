@@ -1,0 +1,162 @@
+"""Demo data: one service of every display kind, a demo merchant and an admin.
+
+`demo_load` can run any number of times: it brings the demo back to the same
+shape without duplicating anything or changing the demo merchant's keys.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from invoices import keys, selectors, services
+from invoices.models import Merchant, MerchantService, Service
+
+DEMO_MERCHANT_NAME = "Demo Shop"
+DEMO_ADMIN_USERNAME = "admin"
+DEMO_ADMIN_PASSWORD = "admin"  # noqa: S105 (a demo login, printed by make run)
+
+DEMO_SERVICES = [
+    {
+        "code": "test_uah_invoice",
+        "method_code": "test",
+        "method_name": "Test method",
+        "method_logo": "methods/test.svg",
+        "currency": "UAH",
+        "display_kind": "test",
+        "connector": "test",
+        "connector_settings": {},
+        "lifetime": timedelta(hours=1),
+    },
+    {
+        "code": "bank_transfer_uah_invoice",
+        "method_code": "bank_transfer",
+        "method_name": "Bank transfer",
+        "method_logo": "methods/bank_transfer.svg",
+        "currency": "UAH",
+        "display_kind": "invoice",
+        "connector": "static",
+        "connector_settings": {
+            "requisites": {
+                "receiver_name": "ТОВ «Демо Магазин»",
+                "iban": "UA213223130000026007233566001",
+                "receiver_code": "12345678",
+                "bank_name": "АТ «Демо Банк»",
+                "purpose": "Оплата за замовлення",
+            }
+        },
+        "lifetime": timedelta(days=3),
+    },
+    {
+        "code": "upi_qr_inr_invoice",
+        "method_code": "upi_qr",
+        "method_name": "UPI QR",
+        "method_logo": "methods/upi_qr.svg",
+        "currency": "INR",
+        "display_kind": "qr",
+        "connector": "static",
+        "connector_settings": {
+            "requisites": {"qr_code": "upi://pay?pa=demoshop@upi&pn=Demo%20Shop&cu=INR"}
+        },
+    },
+    {
+        "code": "cash_voucher_mxn_invoice",
+        "method_code": "cash_voucher",
+        "method_name": "Cash voucher",
+        "method_logo": "methods/cash_voucher.svg",
+        "currency": "MXN",
+        "display_kind": "barcode",
+        "connector": "static",
+        "connector_settings": {
+            "requisites": {
+                "barcode": "93000001234567",
+                "barcode_format": "code128",
+                "reference": "9300 0001 2345 67",
+            }
+        },
+        "lifetime": timedelta(days=2),
+    },
+    {
+        "code": "card_transfer_uah_invoice",
+        "method_code": "card_transfer",
+        "method_name": "Card transfer",
+        "method_logo": "methods/card_transfer.svg",
+        "currency": "UAH",
+        "display_kind": "card_transfer",
+        "connector": "static",
+        "connector_settings": {
+            "requisites": {
+                "card_number": "4111111111111111",
+                "card_holder": "DEMO SHOP",
+                "bank_name": "Demo Bank",
+            }
+        },
+    },
+    {
+        "code": "bank_app_deeplink_uah_invoice",
+        "method_code": "bank_app_deeplink",
+        "method_name": "Pay in your bank app",
+        "method_logo": "methods/bank_app_deeplink.svg",
+        "currency": "UAH",
+        "display_kind": "deeplink",
+        "connector": "static",
+        "connector_settings": {
+            "requisites": {"deeplink": "https://bank.example/pay?receiver=demo-shop"}
+        },
+    },
+]
+_SERVICE_DEFAULTS = {
+    "min_amount": Decimal("1.00"),
+    "max_amount": Decimal("1000000.00"),
+    "lifetime": timedelta(hours=24),
+    "confirmation_schema": None,
+    "is_otp_flow": False,
+    "enabled": True,
+}
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    admin_username: str
+    admin_password: str | None  # None when the admin already existed: its password is unknown
+    merchant: keys.IssuedCredentials
+
+
+@transaction.atomic
+def demo_load() -> DemoCredentials:
+    for spec in DEMO_SERVICES:
+        values = {**_SERVICE_DEFAULTS, **spec}
+        problems = services.service_problems(
+            connector_name=values["connector"],
+            connector_settings=values["connector_settings"],
+            display_kind=values["display_kind"],
+            currency=values["currency"],
+            confirmation_schema=values["confirmation_schema"],
+        )
+        if problems:
+            raise ValueError(f"demo service {spec['code']} is misconfigured: {problems}")
+        code = values.pop("code")
+        Service.objects.update_or_create(code=code, defaults=values)
+
+    merchant = Merchant.objects.filter(name=DEMO_MERCHANT_NAME).order_by("pk").first()
+    if merchant is None:
+        merchant, _ = services.merchant_create(name=DEMO_MERCHANT_NAME)
+    for service in Service.objects.filter(code__in=[spec["code"] for spec in DEMO_SERVICES]):
+        MerchantService.objects.update_or_create(
+            merchant=merchant, service=service, defaults={"enabled": True}
+        )
+
+    user_model = get_user_model()
+    admin_password = None
+    if not user_model.objects.filter(username=DEMO_ADMIN_USERNAME).exists():
+        user_model.objects.create_superuser(
+            username=DEMO_ADMIN_USERNAME, email="", password=DEMO_ADMIN_PASSWORD
+        )
+        admin_password = DEMO_ADMIN_PASSWORD
+    return DemoCredentials(
+        admin_username=DEMO_ADMIN_USERNAME,
+        admin_password=admin_password,
+        merchant=selectors.merchant_credentials(merchant=merchant),
+    )

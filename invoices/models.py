@@ -1,0 +1,243 @@
+"""Merchants, services, invoices and the append-only log of their moves.
+
+Models hold data and constraints only; every write goes through
+`invoices.services` and every status move through `invoices.state_machine`.
+"""
+
+from datetime import timedelta
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from invoices.currencies import MINOR_UNIT_DIGITS
+from invoices.statuses import DisplayKind, Resolution, Status
+
+CURRENCY_CHOICES = [(code, code) for code in sorted(MINOR_UNIT_DIGITS)]
+# Enough for 10^16 in any currency and for the four fraction digits of CLF/UYW;
+# each amount is shown with its own currency's exponent.
+AMOUNT_FIELD = {"max_digits": 20, "decimal_places": 4}
+
+
+class Merchant(models.Model):
+    """An account that sells. Its secret keys are never stored, see `invoices.keys`."""
+
+    name = models.CharField(max_length=200)
+    account_id = models.CharField(max_length=21, unique=True, editable=False)
+    public_key_test = models.CharField(max_length=40, unique=True, editable=False)
+    public_key_live = models.CharField(max_length=40, unique=True, editable=False)
+    secret_key_test_salt = models.CharField(max_length=64, editable=False)
+    secret_key_test_hash = models.CharField(max_length=64, editable=False)
+    secret_key_live_salt = models.CharField(max_length=64, editable=False)
+    secret_key_live_hash = models.CharField(max_length=64, editable=False)
+    webhook_secret_salt = models.CharField(max_length=64, editable=False)
+    keys_issued_at = models.DateTimeField(default=timezone.now, editable=False)
+    callback_url = models.URLField(
+        max_length=2048,
+        blank=True,
+        help_text="Default callback URL for invoices created without one.",
+    )
+    callbacks_only_final = models.BooleanField(
+        default=False, help_text="Send callbacks only for final statuses."
+    )
+    require_signed_links = models.BooleanField(
+        default=False,
+        help_text="Refuse checkout links without a valid HMAC signature.",
+    )
+    is_active = models.BooleanField(default=True)
+    services = models.ManyToManyField(
+        "Service", through="MerchantService", related_name="merchants", blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.account_id})"
+
+
+class Service(models.Model):
+    """What a customer pays with: a method in one currency, served by a connector."""
+
+    code = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[RegexValidator(r"^[a-z0-9_]+$", "Lowercase letters, digits and _.")],
+        help_text="Merchants send this in `service`, e.g. upi_qr_inr_invoice.",
+    )
+    method_code = models.CharField(max_length=100)
+    method_name = models.CharField(max_length=200)
+    method_logo = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Absolute URL, or a path under static/ such as methods/upi.svg.",
+    )
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    display_kind = models.CharField(max_length=20, choices=DisplayKind.choices)
+    connector = models.CharField(max_length=50)
+    connector_settings = models.JSONField(default=dict, blank=True)
+    min_amount = models.DecimalField(**AMOUNT_FIELD, null=True, blank=True)
+    max_amount = models.DecimalField(**AMOUNT_FIELD, null=True, blank=True)
+    lifetime = models.DurationField(
+        default=timedelta(hours=24), help_text="How long an invoice stays payable."
+    )
+    confirmation_schema = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Fields the customer confirms with; empty = the connector's schema.",
+    )
+    is_otp_flow = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_amount__isnull=True)
+                | Q(max_amount__isnull=True)
+                | Q(min_amount__lte=models.F("max_amount")),
+                name="service_min_amount_not_above_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(display_kind__in=DisplayKind.values),
+                name="service_display_kind_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class MerchantService(models.Model):
+    """A service switched on (or off) for one merchant."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE)
+    service = models.ForeignKey(Service, on_delete=models.PROTECT)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "service"], name="merchant_service_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant.account_id} · {self.service.code}"
+
+
+class Invoice(models.Model):
+    """One payment by transfer: contract section 1.3, with timestamps as datetimes."""
+
+    id = models.CharField(primary_key=True, max_length=20, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="invoices")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="invoices")
+    # The connector at creation: the provider that knows this invoice, even if
+    # the service is later moved to another one.
+    connector = models.CharField(max_length=50)
+    reference_id = models.CharField(max_length=255)
+    test_mode = models.BooleanField()
+
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.CREATED)
+    resolution = models.CharField(max_length=32, choices=Resolution.choices, default=Resolution.OK)
+    resolution_message = models.TextField(null=True, blank=True)
+    sequence = models.PositiveIntegerField(default=1)
+
+    amount = models.DecimalField(**AMOUNT_FIELD)
+    currency = models.CharField(max_length=3)
+    payment_amount = models.DecimalField(**AMOUNT_FIELD)
+    processed_amount = models.DecimalField(**AMOUNT_FIELD, null=True, blank=True)
+
+    description = models.TextField(null=True, blank=True)
+    descriptor = models.CharField(max_length=255, null=True, blank=True)
+    customer = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(null=True, blank=True)
+    callback_url = models.URLField(max_length=2048, null=True, blank=True)
+    return_url = models.URLField(max_length=2048, null=True, blank=True)
+    return_urls = models.JSONField(default=dict, blank=True)
+    locale = models.CharField(max_length=8, null=True, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+
+    # flow_data: what the connector issued for this invoice, frozen at creation.
+    requisites = models.JSONField(default=dict, blank=True)
+    provider_reference = models.CharField(max_length=255, null=True, blank=True)
+    is_otp_flow = models.BooleanField(default=False)
+    confirmation_schema = models.JSONField(default=dict, blank=True)
+    confirmation_required = models.BooleanField(default=False)
+    checkout_page = models.URLField(max_length=2048, null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="invoice_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(resolution__in=Resolution.values), name="invoice_resolution_known"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(payment_amount__gt=0), name="invoice_payment_amount_positive"
+            ),
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="invoice_sequence_positive"),
+            models.UniqueConstraint(
+                fields=["merchant", "test_mode", "reference_id"],
+                name="invoice_reference_unique_per_merchant_mode",
+            ),
+            # A provider's order id names one invoice: notifications are routed by it.
+            models.UniqueConstraint(
+                fields=["connector", "provider_reference"],
+                condition=Q(provider_reference__isnull=False),
+                name="invoice_provider_reference_unique",
+            ),
+        ]
+        indexes = [
+            # The merchant's newest-first list and its cursor.
+            models.Index(
+                fields=["merchant", "test_mode", "-created_at", "-id"],
+                name="invoice_merchant_list",
+            ),
+            models.Index(fields=["status", "expires_at"], name="invoice_status_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def serial_number(self) -> str:
+        return self.id.removeprefix("cpi_")
+
+
+class InvoiceEvent(models.Model):
+    """One status move (or the creation) of an invoice. Never updated or deleted."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="events")
+    sequence = models.PositiveIntegerField(help_text="The invoice's sequence after this event.")
+    from_status = models.CharField(max_length=32, null=True, blank=True)
+    to_status = models.CharField(max_length=32)
+    resolution = models.CharField(max_length=32)
+    resolution_message = models.TextField(null=True, blank=True)
+    cause = models.CharField(max_length=64)
+    actor = models.CharField(max_length=200)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["invoice", "sequence"]
+        constraints = [
+            # Two moves can never claim the same step of one invoice.
+            models.UniqueConstraint(
+                fields=["invoice", "sequence"], name="invoice_event_sequence_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} #{self.sequence}: {self.from_status or '∅'} → {self.to_status}"

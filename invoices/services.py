@@ -1,0 +1,458 @@
+"""Writes: creating merchants and invoices, issuing keys, checking services.
+
+Outbound calls to providers happen here, but never inside a transaction:
+requisites are asked for first, then the invoice is stored in one short
+transaction.
+"""
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from connectors.base import Connector, InvoiceData, IssuedRequisites, ProviderError
+from connectors.registry import UnknownConnector, get_connector
+from connectors.requisites import requisites_problems
+from invoices import keys, selectors
+from invoices.confirmation import confirmation_schema_problems, is_confirmation_required
+from invoices.currencies import has_valid_precision, is_known_currency, minor_unit_digits
+from invoices.models import Invoice, InvoiceEvent, Merchant, MerchantService, Service
+from invoices.state_machine import Actor, invoice_move_status
+from invoices.statuses import Resolution, Status
+
+logger = logging.getLogger(__name__)
+
+RETURN_URL_OUTCOMES = ("success", "pending", "fail", "expired")
+LOCALES = ("en", "uk")
+MAX_INVOICE_LIFETIME = timedelta(days=365)
+_REQUISITES_ATTEMPTS = 3
+
+
+# Merchants ----------------------------------------------------------------
+
+
+class MerchantSetupError(ValueError):
+    pass
+
+
+def _new_secret_fields() -> dict[str, str]:
+    """Fresh salts, and the hashes of the keys they derive, for a merchant's secrets."""
+    test_salt, live_salt = keys.new_salt(), keys.new_salt()
+    return {
+        "secret_key_test_salt": test_salt,
+        "secret_key_test_hash": keys.key_hash(
+            keys.derive_secret_key(salt=test_salt, test_mode=True)
+        ),
+        "secret_key_live_salt": live_salt,
+        "secret_key_live_hash": keys.key_hash(
+            keys.derive_secret_key(salt=live_salt, test_mode=False)
+        ),
+        "webhook_secret_salt": keys.new_salt(),
+        "keys_issued_at": timezone.now(),
+    }
+
+
+@transaction.atomic
+def merchant_create(
+    *,
+    name: str,
+    callback_url: str = "",
+    service_codes: Iterable[str] | None = None,
+) -> tuple[Merchant, keys.IssuedCredentials]:
+    """Create a merchant with fresh keys and switch services on for it.
+
+    Without `service_codes`, every enabled service is switched on. The keys are
+    returned once and never stored.
+    """
+    name = name.strip()
+    if not name:
+        raise MerchantSetupError("A merchant needs a name.")
+    if callback_url and (problem := _url_problem(callback_url, allow_http=True)):
+        raise MerchantSetupError(f"Callback URL: {problem}")
+    services = _services_to_enable(service_codes)
+    merchant = Merchant(name=name, callback_url=callback_url)
+    credentials = merchant_issue_keys(merchant=merchant)
+    merchant.save(force_insert=True)
+    MerchantService.objects.bulk_create(
+        MerchantService(merchant=merchant, service=service) for service in services
+    )
+    return merchant, credentials
+
+
+def merchant_issue_keys(*, merchant: Merchant) -> keys.IssuedCredentials:
+    """Give a merchant not yet saved its account id and keys; the caller saves it.
+
+    The returned credentials are the only time the secret keys are seen.
+    """
+    merchant.account_id = keys.new_account_id()
+    merchant.public_key_test = keys.new_public_key(test_mode=True)
+    merchant.public_key_live = keys.new_public_key(test_mode=False)
+    for name, value in _new_secret_fields().items():
+        setattr(merchant, name, value)
+    return selectors.merchant_credentials(merchant=merchant)
+
+
+def _services_to_enable(service_codes: Iterable[str] | None) -> list[Service]:
+    if service_codes is None:
+        return list(Service.objects.filter(enabled=True))
+    wanted = {code.strip() for code in service_codes if code.strip()}
+    services = list(Service.objects.filter(code__in=wanted, enabled=True))
+    if missing := wanted - {service.code for service in services}:
+        raise MerchantSetupError(
+            "No enabled service with the code(s): " + ", ".join(sorted(missing))
+        )
+    return services
+
+
+def merchant_rotate_secrets(*, merchant: Merchant) -> keys.IssuedCredentials:
+    """Replace both secret keys and the webhook secret; the old ones stop working at once."""
+    Merchant.objects.filter(pk=merchant.pk).update(**_new_secret_fields())
+    merchant.refresh_from_db()
+    return selectors.merchant_credentials(merchant=merchant)
+
+
+# Services -----------------------------------------------------------------
+
+
+def service_problems(
+    *,
+    connector_name: str,
+    connector_settings: Any,
+    display_kind: str,
+    currency: str,
+    confirmation_schema: Any,
+) -> dict[str, list[str]]:
+    """Why a service configuration cannot work, by field name; empty when it can."""
+    problems: dict[str, list[str]] = {}
+    if not is_known_currency(currency):
+        problems["currency"] = [f"{currency!r} is not an ISO 4217 currency in circulation."]
+    try:
+        connector = get_connector(connector_name)
+    except UnknownConnector as error:
+        problems["connector"] = [str(error)]
+    else:
+        if not isinstance(connector_settings, Mapping):
+            problems["connector_settings"] = ["Settings must be a JSON object."]
+        elif found := connector.settings_problems(
+            settings=connector_settings, display_kind=display_kind
+        ):
+            problems["connector_settings"] = found
+    if confirmation_schema is not None and (
+        found := confirmation_schema_problems(confirmation_schema)
+    ):
+        problems["confirmation_schema"] = found
+    return problems
+
+
+# Invoices -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One reason an invoice was refused, tied to the request attribute that caused it."""
+
+    field: str
+    code: str
+    detail: str
+
+
+class InvoiceRejected(Exception):
+    def __init__(self, problems: list[FieldProblem]):
+        self.problems = problems
+        super().__init__("; ".join(f"{p.field}: {p.detail}" for p in problems))
+
+
+class DuplicateReference(Exception):
+    """The merchant already has an invoice with this reference_id in this mode."""
+
+    def __init__(self, existing_id: str):
+        self.existing_id = existing_id
+        super().__init__(f"reference_id already used by {existing_id}")
+
+
+def invoice_create(
+    *,
+    merchant: Merchant,
+    service_code: str,
+    reference_id: str,
+    amount: Decimal,
+    currency: str,
+    test_mode: bool,
+    actor: Actor,
+    description: str | None = None,
+    descriptor: str | None = None,
+    customer: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    callback_url: str | None = None,
+    return_url: str | None = None,
+    return_urls: Mapping[str, str] | None = None,
+    locale: str | None = None,
+    expires_at: datetime | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Invoice:
+    """Store a new invoice with the requisites its connector issued.
+
+    Raises `InvoiceRejected` for a request that cannot become an invoice and
+    `DuplicateReference` when the reference is taken. When the connector fails,
+    the invoice is still stored, moved to `process_failed` / `provider_error`.
+    """
+    now = timezone.now()
+    service = selectors.service_enabled_for_merchant(merchant=merchant, service_code=service_code)
+    expires_at = expires_at or (now + service.lifetime if service else None)
+    _raise_on_problems(
+        _invoice_problems(
+            service=service,
+            service_code=service_code,
+            reference_id=reference_id,
+            amount=amount,
+            currency=currency,
+            test_mode=test_mode,
+            callback_url=callback_url,
+            return_url=return_url,
+            return_urls=return_urls,
+            locale=locale,
+            expires_at=expires_at,
+            now=now,
+        )
+    )
+    if existing_id := selectors.invoice_id_by_reference(
+        merchant=merchant, test_mode=test_mode, reference_id=reference_id
+    ):
+        raise DuplicateReference(existing_id)
+
+    connector = get_connector(service.connector)
+    for attempt in range(1, _REQUISITES_ATTEMPTS + 1):
+        invoice = Invoice(
+            id=keys.new_invoice_id(),
+            merchant=merchant,
+            service=service,
+            connector=connector.name,
+            reference_id=reference_id,
+            test_mode=test_mode,
+            amount=amount,
+            currency=currency,
+            payment_amount=amount,
+            description=description,
+            descriptor=descriptor,
+            customer=dict(customer) if customer else None,
+            metadata=dict(metadata) if metadata else None,
+            callback_url=callback_url or None,
+            return_url=return_url or None,
+            return_urls=dict(return_urls or {}),
+            locale=locale,
+            options=dict(options or {}),
+            created_at=now,
+            updated_at=now,
+            expires_at=expires_at,
+        )
+        issued, failure = _issue_requisites(connector, service, invoice)
+        try:
+            return _invoice_store(invoice, issued=issued, failure=failure, actor=actor)
+        except IntegrityError:
+            if existing_id := selectors.invoice_id_by_reference(
+                merchant=merchant, test_mode=test_mode, reference_id=reference_id
+            ):
+                raise DuplicateReference(existing_id) from None
+            # Otherwise the provider repeated a reference it gave another invoice
+            # (or, astronomically rarely, the random id repeated): ask again.
+            logger.warning("invoice %s: store conflict on attempt %s", invoice.id, attempt)
+            if attempt == _REQUISITES_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _invoice_data(invoice: Invoice, service: Service) -> InvoiceData:
+    return InvoiceData(
+        id=invoice.id,
+        reference_id=invoice.reference_id,
+        amount=invoice.amount,
+        currency=invoice.currency,
+        test_mode=invoice.test_mode,
+        display_kind=service.display_kind,
+        expires_at=invoice.expires_at,
+        settings=service.connector_settings,
+        description=invoice.description,
+        status=invoice.status,
+        requisites=invoice.requisites,
+        provider_reference=invoice.provider_reference,
+    )
+
+
+def _issue_requisites(
+    connector: Connector, service: Service, invoice: Invoice
+) -> tuple[IssuedRequisites | None, str | None]:
+    """The connector's requisites, or why there are none. Runs outside any transaction."""
+    try:
+        issued = connector.issue_requisites(_invoice_data(invoice, service))
+    except ProviderError as error:
+        logger.warning(
+            "invoice %s: %s could not issue requisites: %s", invoice.id, connector.name, error
+        )
+        return None, f"The provider could not issue payment details: {error}"
+    problems = requisites_problems(service.display_kind, issued.requisites)
+    schema = service.confirmation_schema
+    if schema is None:
+        schema = issued.confirmation_schema or {}
+        problems += [f"confirmation schema: {p}" for p in confirmation_schema_problems(schema)]
+    if problems:
+        logger.warning("invoice %s: unusable requisites: %s", invoice.id, problems)
+        return None, "The provider's payment details are unusable: " + "; ".join(problems)
+    invoice.requisites = issued.requisites
+    invoice.provider_reference = issued.provider_reference
+    invoice.checkout_page = issued.checkout_page
+    invoice.is_otp_flow = service.is_otp_flow or issued.is_otp_flow
+    invoice.confirmation_schema = schema
+    invoice.confirmation_required = is_confirmation_required(schema)
+    return issued, None
+
+
+@transaction.atomic
+def _invoice_store(
+    invoice: Invoice, *, issued: IssuedRequisites | None, failure: str | None, actor: Actor
+) -> Invoice:
+    invoice.save(force_insert=True)
+    InvoiceEvent.objects.create(
+        invoice=invoice,
+        sequence=invoice.sequence,
+        from_status=None,
+        to_status=invoice.status,
+        resolution=invoice.resolution,
+        cause="invoice_created",
+        actor=str(actor),
+        created_at=invoice.created_at,
+    )
+    if failure is None:
+        return invoice
+    return invoice_move_status(
+        invoice_id=invoice.id,
+        expected_from={Status.CREATED},
+        to_status=Status.PROCESS_FAILED,
+        resolution=Resolution.PROVIDER_ERROR,
+        resolution_message=failure,
+        cause="requisites_not_issued",
+        actor=Actor("connector", invoice.connector),
+    )
+
+
+def _raise_on_problems(problems: list[FieldProblem]) -> None:
+    if problems:
+        raise InvoiceRejected(problems)
+
+
+def _invoice_problems(
+    *,
+    service: Service | None,
+    service_code: str,
+    reference_id: str,
+    amount: Decimal,
+    currency: str,
+    test_mode: bool,
+    callback_url: str | None,
+    return_url: str | None,
+    return_urls: Mapping[str, str] | None,
+    locale: str | None,
+    expires_at: datetime | None,
+    now: datetime,
+) -> list[FieldProblem]:
+    problems = []
+    if not 1 <= len(reference_id) <= 255:
+        problems.append(FieldProblem("reference_id", "invalid", "Use 1 to 255 characters."))
+    if service is None:
+        problems.append(
+            FieldProblem(
+                "service",
+                "service_unavailable",
+                f"The service {service_code!r} does not exist or is not enabled for this merchant.",
+            )
+        )
+    else:
+        problems += _amount_problems(amount=amount, currency=currency, service=service)
+    if callback_url and (problem := _url_problem(callback_url, allow_http=test_mode)):
+        problems.append(FieldProblem("callback_url", "invalid_url", problem))
+    if return_url and (problem := _url_problem(return_url, allow_http=True)):
+        problems.append(FieldProblem("return_url", "invalid_url", problem))
+    for outcome, url in (return_urls or {}).items():
+        if outcome not in RETURN_URL_OUTCOMES:
+            problems.append(
+                FieldProblem(
+                    "return_urls",
+                    "unknown_outcome",
+                    f"{outcome!r} is not one of {', '.join(RETURN_URL_OUTCOMES)}.",
+                )
+            )
+        elif problem := _url_problem(url, allow_http=True):
+            problems.append(FieldProblem(f"return_urls/{outcome}", "invalid_url", problem))
+    if locale is not None and locale not in LOCALES:
+        problems.append(
+            FieldProblem("locale", "unsupported_locale", f"Use one of {', '.join(LOCALES)}.")
+        )
+    if expires_at is not None and not now < expires_at <= now + MAX_INVOICE_LIFETIME:
+        problems.append(
+            FieldProblem("expires", "invalid_expiry", "Must be in the future, within 365 days.")
+        )
+    return problems
+
+
+def _amount_problems(*, amount: Decimal, currency: str, service: Service) -> list[FieldProblem]:
+    if currency != service.currency:
+        return [
+            FieldProblem(
+                "currency",
+                "currency_mismatch",
+                f"The service {service.code} takes {service.currency}, not {currency}.",
+            )
+        ]
+    if not amount.is_finite() or amount <= 0:
+        return [FieldProblem("amount", "invalid_amount", "The amount must be more than zero.")]
+    if amount >= Decimal(10) ** 16:
+        return [FieldProblem("amount", "invalid_amount", "The amount is too large.")]
+    if not has_valid_precision(amount, currency):
+        return [
+            FieldProblem(
+                "amount",
+                "invalid_precision",
+                f"{currency} amounts have at most {_digits_text(currency)} after the point.",
+            )
+        ]
+    if service.min_amount is not None and amount < service.min_amount:
+        return [
+            FieldProblem(
+                "amount", "amount_too_small", f"The minimum is {service.min_amount} {currency}."
+            )
+        ]
+    if service.max_amount is not None and amount > service.max_amount:
+        return [
+            FieldProblem(
+                "amount", "amount_too_large", f"The maximum is {service.max_amount} {currency}."
+            )
+        ]
+    return []
+
+
+def _digits_text(currency: str) -> str:
+    digits = minor_unit_digits(currency)
+    return "no digits" if digits == 0 else f"{digits} digit{'s' if digits > 1 else ''}"
+
+
+_URL_VALIDATOR = URLValidator(schemes=["http", "https"])
+
+
+def _url_problem(url: str, *, allow_http: bool) -> str | None:
+    """Why `url` cannot be used to reach a merchant; None when it can."""
+    if len(url) > 2048:
+        return "URLs are at most 2048 characters."
+    try:
+        _URL_VALIDATOR(url)
+    except ValidationError:
+        return "Not a valid http(s) URL."
+    if urlsplit(url).scheme != "https" and not allow_http:
+        return "Must be an https URL (http is allowed in test mode only)."
+    return None

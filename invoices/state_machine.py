@@ -1,0 +1,148 @@
+"""The invoice state machine of contract section 4, in one place.
+
+`ALLOWED_MOVES` is the whole table; `invoice_move_status` is the only code
+that changes an invoice's status. It locks the row, checks the move against
+the table (and against the status the caller saw, so a stale caller cannot
+turn one state into two moves), bumps `sequence` and writes the event, all in
+one transaction.
+"""
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from invoices.models import Invoice, InvoiceEvent
+from invoices.statuses import PAID_STATUSES, Resolution, Status
+
+_OPEN = (Status.CREATED, Status.PROCESSING, Status.PROCESS_PENDING)
+_OUTCOMES = (Status.PROCESSED, Status.PARTIALLY_PROCESSED, Status.PROCESS_FAILED)
+_CLOSED_WITHOUT_PAYMENT = (Status.EXPIRED, Status.TERMINATED)
+
+ALLOWED_MOVES: Mapping[str, frozenset[str]] = {
+    Status.CREATED: frozenset(
+        {Status.PROCESSING, Status.PROCESS_PENDING, *_OUTCOMES, *_CLOSED_WITHOUT_PAYMENT}
+    ),
+    Status.PROCESSING: frozenset({Status.PROCESS_PENDING, *_OUTCOMES, *_CLOSED_WITHOUT_PAYMENT}),
+    Status.PROCESS_PENDING: frozenset({*_OUTCOMES, *_CLOSED_WITHOUT_PAYMENT}),
+    # A payment reported after expiry is never dropped: it lands as a late payment.
+    Status.EXPIRED: frozenset(PAID_STATUSES),
+    Status.PROCESSED: frozenset(),
+    Status.PARTIALLY_PROCESSED: frozenset(),
+    Status.PROCESS_FAILED: frozenset(),
+    Status.TERMINATED: frozenset(),
+}
+
+
+def is_move_allowed(from_status: str, to_status: str) -> bool:
+    return to_status in ALLOWED_MOVES.get(from_status, frozenset())
+
+
+def sources_of(to_status: str) -> frozenset[str]:
+    """Every status from which `to_status` can be reached."""
+    return frozenset(source for source, targets in ALLOWED_MOVES.items() if to_status in targets)
+
+
+class StatusMoveRefused(Exception):
+    """A status move that did not happen; the invoice is unchanged."""
+
+    def __init__(self, *, invoice_id: str, current_status: str, to_status: str, reason: str):
+        self.invoice_id = invoice_id
+        self.current_status = current_status
+        self.to_status = to_status
+        super().__init__(f"{invoice_id}: {current_status} → {to_status} refused: {reason}")
+
+
+class StatusMoveNotAllowed(StatusMoveRefused):
+    """The table has no such move (e.g. out of a final status)."""
+
+
+class StatusChangedMeanwhile(StatusMoveRefused):
+    """The invoice is no longer in the status the caller acted upon: someone moved first."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused a move, as written into the timeline: `kind:name`."""
+
+    kind: str
+    name: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}" if self.name else self.kind
+
+
+def invoice_move_status(
+    *,
+    invoice_id: str,
+    to_status: str,
+    resolution: str,
+    cause: str,
+    actor: Actor | str,
+    expected_from: Collection[str] | None = None,
+    resolution_message: str | None = None,
+    processed_amount: Decimal | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Invoice:
+    """Move one invoice to `to_status`, or raise `StatusMoveRefused` having changed nothing.
+
+    `expected_from` names the statuses the caller's decision was based on
+    (e.g. a confirmation is only valid from `created`); when the row is in any
+    other status the move is refused as `StatusChangedMeanwhile`.
+    A paid status reached from `expired` is recorded as `late_payment`.
+    """
+    if to_status in PAID_STATUSES and processed_amount is None:
+        raise ValueError(f"a move to {to_status} needs the processed amount")
+    if to_status == Status.PARTIALLY_PROCESSED and processed_amount <= 0:
+        raise ValueError("a partial payment is more than zero")
+
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice_id)
+        current = invoice.status
+
+        def refuse(error_class: type[StatusMoveRefused], reason: str) -> StatusMoveRefused:
+            return error_class(
+                invoice_id=invoice_id, current_status=current, to_status=to_status, reason=reason
+            )
+
+        if expected_from is not None and current not in expected_from:
+            raise refuse(StatusChangedMeanwhile, f"expected {' or '.join(sorted(expected_from))}")
+        if not is_move_allowed(current, to_status):
+            raise refuse(StatusMoveNotAllowed, "not an allowed move")
+        if to_status == Status.PARTIALLY_PROCESSED and processed_amount >= invoice.payment_amount:
+            raise ValueError("a partial payment is less than the payment amount")
+
+        if current == Status.EXPIRED:
+            resolution = Resolution.LATE_PAYMENT
+        now = timezone.now()
+        changes: dict[str, Any] = {
+            "status": to_status,
+            "resolution": resolution,
+            "resolution_message": resolution_message,
+            "updated_at": now,
+        }
+        if to_status in PAID_STATUSES:
+            changes["processed_at"] = now
+            changes["processed_amount"] = processed_amount
+        Invoice.objects.filter(pk=invoice_id).update(sequence=F("sequence") + 1, **changes)
+        for name, value in changes.items():
+            setattr(invoice, name, value)
+        invoice.sequence += 1
+
+        InvoiceEvent.objects.create(
+            invoice=invoice,
+            sequence=invoice.sequence,
+            from_status=current,
+            to_status=to_status,
+            resolution=resolution,
+            resolution_message=resolution_message,
+            cause=cause,
+            actor=str(actor),
+            details=dict(details or {}),
+            created_at=now,
+        )
+    return invoice

@@ -1,0 +1,78 @@
+"""Test set-up shared by the whole suite.
+
+With REQUIRE_SERVICES=1 (as in CI) PostgreSQL and Redis must be reachable:
+the run stops at once, loudly, instead of skipping the tests that need them.
+Without it, tests marked `postgres` or `redis` are skipped when the service is
+not configured, so `make test` still runs anywhere.
+"""
+
+import os
+
+import pytest
+from django.conf import settings
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _database_is_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def _postgres_problem() -> str | None:
+    if not _database_is_postgres():
+        return "DATABASE_URL does not point at PostgreSQL"
+    import psycopg
+
+    db = settings.DATABASES["default"]
+    try:
+        psycopg.connect(
+            host=db.get("HOST") or None,
+            port=db.get("PORT") or None,
+            user=db.get("USER") or None,
+            password=db.get("PASSWORD") or None,
+            dbname="postgres",
+            connect_timeout=5,
+        ).close()
+    except psycopg.Error as error:
+        return f"PostgreSQL is unreachable: {error}"
+    return None
+
+
+def _redis_problem() -> str | None:
+    if not settings.REDIS_URL:
+        return "REDIS_URL is not set"
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5).ping()
+    except redis.RedisError as error:
+        return f"Redis is unreachable at {settings.REDIS_URL}: {error}"
+    return None
+
+
+def pytest_sessionstart(session):
+    if not REQUIRE_SERVICES:
+        return
+    problems = [problem for problem in (_postgres_problem(), _redis_problem()) if problem]
+    if problems:
+        pytest.exit("REQUIRE_SERVICES=1 but " + "; ".join(problems), returncode=1)
+
+
+def pytest_collection_modifyitems(config, items):
+    if REQUIRE_SERVICES:
+        return
+    missing = {
+        "postgres": None if _database_is_postgres() else "needs PostgreSQL (set DATABASE_URL)",
+        "redis": None if settings.REDIS_URL else "needs Redis (set REDIS_URL)",
+    }
+    for item in items:
+        for marker, reason in missing.items():
+            if reason and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def admin_client_logged_in(client, django_user_model):
+    user = django_user_model.objects.create_superuser("operator", "", "a-long-operator-password")
+    client.force_login(user)
+    return client

@@ -1,0 +1,68 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from invoices import keys, services
+from invoices.models import Invoice, Merchant, MerchantService, Service
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Service
+
+    code = factory.Sequence(lambda n: f"test{n}_uah_invoice")
+    method_code = "test"
+    method_name = "Test method"
+    method_logo = "methods/test.svg"
+    currency = "UAH"
+    display_kind = "test"
+    connector = "test"
+    connector_settings = factory.LazyFunction(dict)
+    min_amount = Decimal("1.00")
+    max_amount = Decimal("1000000.00")
+    lifetime = timedelta(hours=1)
+
+
+class MerchantFactory(factory.django.DjangoModelFactory):
+    """A merchant with real keys (see `invoices.selectors.merchant_credentials`)."""
+
+    class Meta:
+        model = Merchant
+
+    name = factory.Sequence(lambda n: f"Shop {n}")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        merchant = model_class(*args, **kwargs)
+        services.merchant_issue_keys(merchant=merchant)
+        merchant.save(force_insert=True)
+        return merchant
+
+
+class MerchantServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MerchantService
+
+    merchant = factory.SubFactory(MerchantFactory)
+    service = factory.SubFactory(ServiceFactory)
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    """An invoice row in any status, without the events a real creation writes."""
+
+    class Meta:
+        model = Invoice
+
+    id = factory.LazyFunction(keys.new_invoice_id)
+    merchant = factory.SubFactory(MerchantFactory)
+    service = factory.SubFactory(ServiceFactory)
+    connector = "test"
+    reference_id = factory.Sequence(lambda n: f"order-{n}")
+    test_mode = True
+    amount = Decimal("2126.68")
+    currency = "UAH"
+    payment_amount = factory.SelfAttribute("amount")
+    requisites = factory.LazyFunction(lambda: {"invoice_receipt_number": "1764077421"})
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=1))

@@ -1,0 +1,49 @@
+import time
+
+import pytest
+
+from connectors.sandbox import CONFIRMATION_SCHEMA
+from invoices.confirmation import (
+    InvalidPattern,
+    compile_untrusted,
+    confirmation_schema_problems,
+    is_confirmation_required,
+)
+
+
+def test_the_seed_schema_is_valid_and_required():
+    assert confirmation_schema_problems(CONFIRMATION_SCHEMA) == []
+    assert is_confirmation_required(CONFIRMATION_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("schema", "problem"),
+    [
+        ([], "must be an object"),
+        ({"code": "x"}, "must be an object"),
+        ({"1code": {"required": True, "regexp": "^x$"}}, "names are a letter"),
+        ({"code": {"required": "yes", "regexp": "^x$"}}, "'required' must be true or false"),
+        ({"code": {"required": True}}, "'regexp' must be a non-empty string"),
+        ({"code": {"required": True, "regexp": "(a)\\1"}}, "RE2 cannot compile it"),
+        ({"code": {"required": True, "regexp": "^(?=a)"}}, "RE2 cannot compile it"),
+        ({"code": {"required": True, "regexp": "^x$", "type": "blob"}}, "'type' must be one of"),
+        ({"code": {"required": True, "regexp": "^x$", "regex": "y"}}, "unknown keys regex"),
+        ({"code": {"required": True, "regexp": "^x$", "example": 5}}, "'example' must be text"),
+        ({"code": {"required": True, "regexp": "a" * 1001}}, "longer than 1000"),
+    ],
+)
+def test_bad_schemas_are_refused_with_a_reason(schema, problem):
+    problems = confirmation_schema_problems(schema)
+    assert any(problem in p for p in problems), problems
+
+
+def test_untrusted_patterns_run_in_linear_time():
+    pattern = compile_untrusted(r"^(a+)+$")
+    started = time.monotonic()
+    assert pattern.search("a" * 50_000 + "!") is None
+    assert time.monotonic() - started < 1
+
+
+def test_compile_errors_are_typed():
+    with pytest.raises(InvalidPattern):
+        compile_untrusted("(")

@@ -1,0 +1,93 @@
+"""Real processes for tests: run manage.py, start a Celery worker, read its log."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def project_env(**overrides: str) -> dict[str, str]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **overrides}
+    return {name: value for name, value in env.items() if value is not None}
+
+
+def manage(*args: str, env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class LoggedProcess:
+    """A child process whose combined output is collected line by line."""
+
+    def __init__(self, args: list[str], *, env: dict[str, str]):
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            args,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, *, timeout: float = 30) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output:
+                return True
+            if self.process.poll() is not None:
+                self._reader.join(timeout=2)
+                return text in self.output
+            time.sleep(0.1)
+        return False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def celery_worker(*, env: dict[str, str], name: str) -> LoggedProcess:
+    return LoggedProcess(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config.celery:app",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--pool",
+            "solo",
+            "--without-mingle",
+            "--without-gossip",
+            "--hostname",
+            f"{name}@%h",
+        ],
+        env=env,
+    )

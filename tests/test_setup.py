@@ -1,0 +1,105 @@
+"""`make run`'s set-up from scratch, twice, and the production guard."""
+
+import json
+import re
+import secrets
+
+import pytest
+from django.conf import settings
+
+from tests.processes import manage, project_env
+
+
+def _setup_twice(env):
+    outputs = []
+    for _ in range(2):
+        for command in (("migrate", "--noinput"), ("load_demo",)):
+            result = manage(*command, env=env)
+            assert result.returncode == 0, result.stdout + result.stderr
+        outputs.append(result.stdout)
+    return outputs
+
+
+def _counts(env):
+    script = (
+        "from invoices.models import *; from django.contrib.auth.models import User; import json; "
+        "print(json.dumps({'services': sorted(Service.objects.values_list('code', flat=True)), "
+        "'merchants': Merchant.objects.count(), 'links': MerchantService.objects.count(), "
+        "'admins': User.objects.filter(is_superuser=True).count()}))"
+    )
+    result = manage("shell", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _assert_demo_stable(outputs, counts):
+    first, second = outputs
+    assert "login admin / admin" in first
+    key = re.search(r"secret_key_test (sk_test_\w+)", first).group(1)
+    assert key in second, "re-running load_demo must not change the demo merchant's keys"
+    assert counts == {
+        "services": [
+            "bank_app_deeplink_uah_invoice",
+            "bank_transfer_uah_invoice",
+            "card_transfer_uah_invoice",
+            "cash_voucher_mxn_invoice",
+            "test_uah_invoice",
+            "upi_qr_inr_invoice",
+        ],
+        "merchants": 1,
+        "links": 6,
+        "admins": 1,
+    }
+
+
+def test_migrate_and_load_demo_twice_on_a_fresh_sqlite_file(tmp_path):
+    env = project_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'fresh.sqlite3'}", VAR_DIR=str(tmp_path), REDIS_URL=""
+    )
+    outputs = _setup_twice(env)
+    _assert_demo_stable(outputs, _counts(env))
+
+
+@pytest.mark.postgres
+def test_migrate_and_load_demo_twice_on_a_fresh_postgres_database(tmp_path):
+    import psycopg
+
+    db = settings.DATABASES["default"]
+    name = f"coma_setup_{secrets.token_hex(4)}"
+    admin = dict(host=db["HOST"], port=db["PORT"] or None, user=db["USER"], dbname="postgres")
+    with psycopg.connect(**admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{name}"
+        env = project_env(DATABASE_URL=url, VAR_DIR=str(tmp_path))
+        outputs = _setup_twice(env)
+        _assert_demo_stable(outputs, _counts(env))
+    finally:
+        with psycopg.connect(**admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_production_refuses_to_start_without_real_settings(tmp_path):
+    env = project_env(DJANGO_DEBUG="0", VAR_DIR=str(tmp_path))
+    for name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "MERCHANT_KEY_SECRET"):
+        env.pop(name, None)
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG=0 needs real values for: SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL" in (
+        result.stderr
+    )
+
+
+def test_load_demo_refuses_production(tmp_path):
+    env = project_env(
+        DJANGO_DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(40),
+        MERCHANT_KEY_SECRET=secrets.token_urlsafe(40),
+        ALLOWED_HOSTS="pay.example",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        VAR_DIR=str(tmp_path),
+    )
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    result = manage("load_demo", env=env)
+    assert result.returncode != 0
+    assert "Refusing to load demo data with DJANGO_DEBUG=0" in result.stderr
