@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",
     "invoices",
     "checkout",
     "connectors",
@@ -72,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "invoices.api_errors.ApiJsonErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -176,8 +178,37 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Workers consume every queue a task declares: default, provider, callbacks
+# (see the Procfile).
+CELERY_BEAT_SCHEDULE = {
+    "purge-idempotency-keys": {
+        "task": "invoices.tasks.purge_idempotency_keys",
+        "schedule": 3600.0,
+    },
+}
 CELERY_TIMEZONE = TIME_ZONE
+
+# Rate limits are counted in a cache every web process shares: Redis when there
+# is one; a single-process development server can count in memory.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
+            "KEY_PREFIX": "coma",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# The merchant API refuses larger bodies with 413 before parsing them.
+API_MAX_BODY_BYTES = 64 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Confirmation attempts one client may make per minute, across all invoices.
+CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE = env.int(
+    "CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE", default=30
+)
 
 LOGGING = {
     "version": 1,

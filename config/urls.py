@@ -3,9 +3,11 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from config.views import health
+from invoices.api import api
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
     path("healthz", health, name="health"),
 ]

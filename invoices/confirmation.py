@@ -5,8 +5,11 @@ they are compiled and run by RE2, whose matching is linear in the input, never
 by Python's backtracking `re`.
 """
 
+import functools
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import re2
@@ -24,6 +27,7 @@ class InvalidPattern(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=512)
 def compile_untrusted(pattern: str):
     """Compile a provider's regexp with RE2, or raise `InvalidPattern`."""
     if len(pattern) > _MAX_PATTERN_LENGTH:
@@ -71,3 +75,50 @@ def confirmation_schema_problems(schema: Any) -> list[str]:
 
 def is_confirmation_required(schema: Mapping[str, Mapping[str, Any]]) -> bool:
     return any(spec.get("required") for spec in schema.values())
+
+
+MAX_VALUE_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class PayloadProblem:
+    field: str
+    code: str
+    detail: str
+
+
+def confirmation_payload_problems(
+    schema: Mapping[str, Mapping[str, Any]], payload: Mapping[str, Any]
+) -> tuple[dict[str, str], list[PayloadProblem]]:
+    """The payload as strings, and what is wrong with it against `schema`.
+
+    Required fields must be present, every value must match its field's regexp
+    (run by RE2), and fields the schema does not know are refused.
+    """
+    values: dict[str, str] = {}
+    problems = []
+    for name, value in payload.items():
+        if name not in schema:
+            problems.append(PayloadProblem(name, "unknown_field", "This field is not asked for."))
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            problems.append(PayloadProblem(name, "invalid_type", "Send the value as a string."))
+            continue
+        text = str(value)
+        if len(text) > MAX_VALUE_LENGTH:
+            problems.append(
+                PayloadProblem(name, "too_long", f"At most {MAX_VALUE_LENGTH} characters.")
+            )
+            continue
+        values[name] = text
+    for name, spec in schema.items():
+        if name not in payload:
+            if spec.get("required"):
+                problems.append(PayloadProblem(name, "required", "This field is required."))
+            continue
+        if name in values and not compile_untrusted(spec["regexp"]).search(values[name]):
+            example = f" (e.g. {spec['example']})" if spec.get("example") else ""
+            problems.append(
+                PayloadProblem(name, "invalid_format", f"The value has the wrong format{example}.")
+            )
+    return values, problems

@@ -169,6 +169,11 @@ class Invoice(models.Model):
     confirmation_required = models.BooleanField(default=False)
     checkout_page = models.URLField(max_length=2048, null=True, blank=True)
 
+    # What the customer confirmed with, and how often a confirmation was refused.
+    confirmation_payload = models.JSONField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmation_failures = models.PositiveIntegerField(default=0)
+
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -241,3 +246,29 @@ class InvoiceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id} #{self.sequence}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a request sent with an `Idempotency-Key` header.
+
+    A row without `response_status` is a request still being handled.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE)
+    test_mode = models.BooleanField()
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "test_mode", "key"], name="idempotency_key_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_created")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,6 +1,12 @@
 """Reads: every query that answers a question about merchants and invoices."""
 
+import base64
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.conf import settings
+from django.db.models import Q
 from django.templatetags.static import static
 
 from invoices import keys
@@ -66,3 +72,80 @@ def method_logo_url(*, service: Service) -> str | None:
     if service.method_logo.startswith(("http://", "https://")):
         return service.method_logo
     return absolute_url(static(service.method_logo))
+
+
+INVOICE_ID_PATTERN = re.compile(r"^cpi_[A-Za-z0-9]{16}$")
+
+
+def _invoices_with_relations():
+    return Invoice.objects.select_related("service", "merchant")
+
+
+def invoice_get(*, invoice_id: str) -> Invoice | None:
+    """Any invoice by its public id (the id is the key of /confirm and of the hosted page)."""
+    if not INVOICE_ID_PATTERN.match(invoice_id):
+        return None
+    return _invoices_with_relations().filter(pk=invoice_id).first()
+
+
+def invoice_get_for_merchant(
+    *, merchant: Merchant, test_mode: bool, invoice_id: str
+) -> Invoice | None:
+    """The invoice when it belongs to this merchant and the key's mode, else None."""
+    invoice = invoice_get(invoice_id=invoice_id)
+    if invoice is None or invoice.merchant_id != merchant.pk or invoice.test_mode != test_mode:
+        return None
+    return invoice
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    invoices: list[Invoice]
+    next_cursor: str | None
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def _encode_cursor(invoice: Invoice) -> str:
+    raw = f"{invoice.created_at.isoformat()}|{invoice.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, invoice_id = raw.split("|")
+        created_at = datetime.fromisoformat(moment)
+    except ValueError:
+        raise InvalidCursor("page[after] is not a cursor this API returned.") from None
+    if created_at.tzinfo is None or not INVOICE_ID_PATTERN.match(invoice_id):
+        raise InvalidCursor("page[after] is not a cursor this API returned.")
+    return created_at, invoice_id
+
+
+def invoice_list(
+    *,
+    merchant: Merchant,
+    test_mode: bool,
+    page_size: int,
+    after: str | None = None,
+    reference_id: str | None = None,
+    statuses: list[str] | None = None,
+) -> InvoicePage:
+    """Newest first, by keyset on (created_at, id): a page never shifts when invoices are added."""
+    invoices = _invoices_with_relations().filter(merchant=merchant, test_mode=test_mode)
+    if reference_id is not None:
+        invoices = invoices.filter(reference_id=reference_id)
+    if statuses:
+        invoices = invoices.filter(status__in=statuses)
+    if after:
+        created_at, invoice_id = _decode_cursor(after)
+        invoices = invoices.filter(
+            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=invoice_id)
+        )
+    rows = list(invoices.order_by("-created_at", "-id")[: page_size + 1])
+    has_more = len(rows) > page_size
+    rows = rows[:page_size]
+    return InvoicePage(invoices=rows, next_cursor=_encode_cursor(rows[-1]) if has_more else None)

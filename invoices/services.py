@@ -16,16 +16,36 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from connectors.base import Connector, InvoiceData, IssuedRequisites, ProviderError
+from connectors.base import (
+    Connector,
+    InvoiceData,
+    IssuedRequisites,
+    ProviderError,
+    ProviderRejected,
+    ProviderStatus,
+)
 from connectors.registry import UnknownConnector, get_connector
 from connectors.requisites import requisites_problems
 from invoices import keys, selectors
-from invoices.confirmation import confirmation_schema_problems, is_confirmation_required
+from invoices.confirmation import (
+    PayloadProblem,
+    confirmation_payload_problems,
+    confirmation_schema_problems,
+    is_confirmation_required,
+)
 from invoices.currencies import has_valid_precision, is_known_currency, minor_unit_digits
-from invoices.models import Invoice, InvoiceEvent, Merchant, MerchantService, Service
-from invoices.state_machine import Actor, invoice_move_status
+from invoices.models import (
+    IdempotencyKey,
+    Invoice,
+    InvoiceEvent,
+    Merchant,
+    MerchantService,
+    Service,
+)
+from invoices.state_machine import Actor, StatusMoveRefused, invoice_move_status
 from invoices.statuses import Resolution, Status
 
 logger = logging.getLogger(__name__)
@@ -456,3 +476,206 @@ def _url_problem(url: str, *, allow_http: bool) -> str | None:
     if urlsplit(url).scheme != "https" and not allow_http:
         return "Must be an https URL (http is allowed in test mode only)."
     return None
+
+
+# Confirmation --------------------------------------------------------------
+
+MAX_INVALID_CONFIRMATIONS = 5
+
+
+class InvoiceNotFound(Exception):
+    pass
+
+
+class ConfirmationLocked(Exception):
+    """Too many refused confirmations: the invoice takes no more."""
+
+
+class InvoiceNotConfirmable(Exception):
+    """Final, expired or already confirmed."""
+
+
+class ConfirmationRejected(Exception):
+    def __init__(self, problems: list[PayloadProblem]):
+        self.problems = problems
+        super().__init__("; ".join(f"{p.field}: {p.detail}" for p in problems))
+
+
+def invoice_confirm(*, invoice_id: str, payload: Mapping[str, Any], actor: Actor) -> Invoice:
+    """Check a customer's confirmation, move `created → processing`, forward it after commit.
+
+    Refused confirmations are counted; after `MAX_INVALID_CONFIRMATIONS` the
+    invoice is locked against guessing.
+    """
+    invoice = selectors.invoice_get(invoice_id=invoice_id)
+    if invoice is None:
+        raise InvoiceNotFound(invoice_id)
+    if invoice.confirmation_failures >= MAX_INVALID_CONFIRMATIONS:
+        raise ConfirmationLocked(invoice_id)
+    _raise_unless_confirmable(invoice)
+
+    values, problems = confirmation_payload_problems(invoice.confirmation_schema, payload)
+    if problems:
+        # Counted outside any transaction: a refused attempt must stay counted.
+        Invoice.objects.filter(pk=invoice_id).update(
+            confirmation_failures=F("confirmation_failures") + 1
+        )
+        raise ConfirmationRejected(problems)
+
+    from invoices import tasks  # tasks import services: resolve the cycle at call time
+
+    with transaction.atomic():
+        try:
+            invoice_move_status(
+                invoice_id=invoice_id,
+                expected_from={Status.CREATED},
+                to_status=Status.PROCESSING,
+                resolution=Resolution.OK,
+                cause="confirmation_received",
+                actor=actor,
+                details={"fields": sorted(values)},
+            )
+        except StatusMoveRefused as refused:
+            raise InvoiceNotConfirmable(
+                f"The invoice is {refused.current_status} and takes no confirmation."
+            ) from None
+        Invoice.objects.filter(pk=invoice_id).update(
+            confirmation_payload=values, confirmed_at=timezone.now()
+        )
+        tasks.forward_confirmation.delay_on_commit(invoice_id=invoice_id)
+    return selectors.invoice_get(invoice_id=invoice_id)
+
+
+def _raise_unless_confirmable(invoice: Invoice) -> None:
+    if invoice.status != Status.CREATED:
+        if invoice.status in (Status.PROCESSING, Status.PROCESS_PENDING):
+            raise InvoiceNotConfirmable("The invoice is already confirmed.")
+        raise InvoiceNotConfirmable(f"The invoice is {invoice.status} and takes no confirmation.")
+    if invoice.expires_at <= timezone.now():
+        raise InvoiceNotConfirmable("The invoice has expired.")
+
+
+def invoice_forward_confirmation(*, invoice_id: str) -> Invoice | None:
+    """Hand a stored confirmation to the provider and apply its answer.
+
+    Safe to run twice: an invoice that has left `processing` is not forwarded
+    again. `ProviderUnavailable` propagates so the task retries later.
+    """
+    invoice = selectors.invoice_get(invoice_id=invoice_id)
+    if invoice is None or invoice.status != Status.PROCESSING:
+        return invoice
+    connector = get_connector(invoice.connector)
+    try:
+        answer = connector.forward_confirmation(
+            _invoice_data(invoice, invoice.service), invoice.confirmation_payload or {}
+        )
+    except ProviderRejected as rejected:
+        answer = ProviderStatus(
+            status=Status.PROCESS_FAILED,
+            resolution=Resolution.PROVIDER_ERROR,
+            message=f"The provider refused the confirmation: {rejected}",
+        )
+    return invoice_apply_provider_status(
+        invoice_id=invoice_id,
+        answer=answer,
+        cause="provider_answered_confirmation",
+        actor=Actor("connector", invoice.connector),
+    )
+
+
+def invoice_apply_provider_status(
+    *, invoice_id: str, answer: ProviderStatus, cause: str, actor: Actor
+) -> Invoice | None:
+    """Turn a provider's answer into one guarded move; an answer that changes nothing is a no-op."""
+    invoice = Invoice.objects.filter(pk=invoice_id).only("status").first()
+    if invoice is None or answer.status == invoice.status:
+        return invoice
+    if answer.status not in Status.values or answer.status == Status.CREATED:
+        logger.warning("invoice %s: ignoring provider status %r", invoice_id, answer.status)
+        return invoice
+    processed_amount = answer.processed_amount
+    if answer.status == Status.PROCESSED and processed_amount is None:
+        processed_amount = Invoice.objects.values_list("payment_amount", flat=True).get(
+            pk=invoice_id
+        )
+    try:
+        return invoice_move_status(
+            invoice_id=invoice_id,
+            to_status=answer.status,
+            resolution=answer.resolution,
+            resolution_message=answer.message,
+            processed_amount=processed_amount,
+            cause=cause,
+            actor=actor,
+        )
+    except StatusMoveRefused as refused:
+        logger.warning("invoice %s: provider answer not applied: %s", invoice_id, refused)
+        return None
+
+
+# Idempotency keys ------------------------------------------------------------
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: bytes
+
+
+class IdempotencyKeyReused(Exception):
+    """The key was first used with another request body."""
+
+
+class IdempotencyKeyInProgress(Exception):
+    """The first request with this key is still being handled."""
+
+
+def idempotency_begin(
+    *, merchant: Merchant, test_mode: bool, key: str, fingerprint: str
+) -> StoredResponse | IdempotencyKey:
+    """Claim `key` for this request, or return the answer given to it before.
+
+    Returns the claimed row (finish it with `idempotency_finish`) or the stored
+    response to replay; raises when the key belongs to another body or is busy.
+    """
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                return IdempotencyKey.objects.create(
+                    merchant=merchant, test_mode=test_mode, key=key, request_fingerprint=fingerprint
+                )
+        except IntegrityError:
+            existing = IdempotencyKey.objects.filter(
+                merchant=merchant, test_mode=test_mode, key=key
+            ).first()
+        if existing is None:
+            continue  # released meanwhile: claim it again
+        if existing.created_at < timezone.now() - IDEMPOTENCY_WINDOW:
+            IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+            continue
+        if existing.request_fingerprint != fingerprint:
+            raise IdempotencyKeyReused(key)
+        if existing.response_status is None:
+            raise IdempotencyKeyInProgress(key)
+        return StoredResponse(status=existing.response_status, body=bytes(existing.response_body))
+    raise IdempotencyKeyInProgress(key)
+
+
+def idempotency_finish(*, claim: IdempotencyKey, response: StoredResponse | None) -> None:
+    """Store the answer to replay, or (None) release the key so the request can be retried."""
+    if response is None:
+        IdempotencyKey.objects.filter(pk=claim.pk).delete()
+        return
+    IdempotencyKey.objects.filter(pk=claim.pk).update(
+        response_status=response.status, response_body=response.body
+    )
+
+
+def idempotency_keys_purge() -> int:
+    """Forget keys older than the replay window."""
+    deleted, _ = IdempotencyKey.objects.filter(
+        created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW
+    ).delete()
+    return deleted

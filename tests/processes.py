@@ -82,6 +82,8 @@ def celery_worker(*, env: dict[str, str], name: str) -> LoggedProcess:
             "worker",
             "--loglevel",
             "INFO",
+            "--queues",
+            "default,provider,callbacks",
             "--pool",
             "solo",
             "--without-mingle",

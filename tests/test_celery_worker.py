@@ -24,7 +24,7 @@ def _run_a_task_through(worker, sender: Celery):
     assert worker.wait_for("ready.", timeout=60), worker.output
     # `celery.accumulate` is built into every worker: it proves a message
     # travelled through the broker and was executed, without any app task.
-    sender.send_task("celery.accumulate", args=[marker])
+    sender.send_task("celery.accumulate", args=[marker], queue="default")
     assert worker.wait_for(f"('{marker}',)", timeout=30), worker.output
 
 

@@ -1,0 +1,143 @@
+"""JSON:API error documents: every failure under /api answers with one.
+
+`ApiError` carries one or more errors of one HTTP status; `ApiJsonErrorsMiddleware`
+turns whatever Django itself answers under /api (unknown path, wrong method)
+into the same shape, so a merchant never gets an HTML page from the API.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import pydantic
+from django.http import HttpRequest, HttpResponse
+
+from invoices.resources import render_json
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+JSON_CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class ErrorItem:
+    code: str
+    detail: str
+    title: str | None = None
+    pointer: str | None = None
+    parameter: str | None = None
+    header: str | None = None
+    meta: dict[str, Any] | None = None
+
+
+@dataclass
+class ApiError(Exception):
+    status: int
+    errors: list[ErrorItem]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def single(cls, status: int, code: str, detail: str, **item: Any) -> "ApiError":
+        headers = item.pop("headers", {})
+        return cls(status, [ErrorItem(code=code, detail=detail, **item)], headers)
+
+
+def error_document(status: int, errors: Iterable[ErrorItem]) -> dict[str, Any]:
+    default_title = HTTPStatus(status).phrase
+    items = []
+    for error in errors:
+        item: dict[str, Any] = {
+            "status": str(status),
+            "code": error.code,
+            "title": error.title or default_title,
+            "detail": error.detail,
+        }
+        source = {
+            name: value
+            for name, value in (
+                ("pointer", error.pointer),
+                ("parameter", error.parameter),
+                ("header", error.header),
+            )
+            if value is not None
+        }
+        if source:
+            item["source"] = source
+        if error.meta:
+            item["meta"] = error.meta
+        items.append(item)
+    return {"errors": items}
+
+
+def error_response(error: ApiError) -> HttpResponse:
+    response = HttpResponse(
+        render_json(error_document(error.status, error.errors)),
+        status=error.status,
+        content_type=JSON_CONTENT_TYPE,
+    )
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+_PYDANTIC_CODES = {
+    "missing": ("required", "Missing attribute"),
+    "extra_forbidden": ("unknown_attribute", "Unknown attribute"),
+    "literal_error": ("invalid_value", "Invalid value"),
+    "string_too_short": ("invalid_length", "Invalid length"),
+    "string_too_long": ("invalid_length", "Invalid length"),
+    "string_pattern_mismatch": ("invalid_format", "Invalid format"),
+    "value_error": ("invalid_value", "Invalid value"),
+    "greater_than": ("invalid_value", "Invalid value"),
+}
+
+
+def validation_error(error: pydantic.ValidationError, *, prefix: tuple[str, ...] = ()) -> ApiError:
+    """One 422 error per bad field, each pointing at the field."""
+    items = []
+    for problem in error.errors(include_url=False):
+        code, title = _PYDANTIC_CODES.get(problem["type"], ("invalid_type", "Invalid type"))
+        location = (*prefix, *(str(part) for part in problem["loc"]))
+        message = problem["msg"].removeprefix("Value error, ")
+        items.append(
+            ErrorItem(code=code, title=title, detail=message, pointer="/" + "/".join(location))
+        )
+    return ApiError(422, items)
+
+
+class ApiJsonErrorsMiddleware:
+    """Error answers under /api that did not come from the API itself become JSON:API errors."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith(API_PREFIX)
+            and response.status_code >= 400
+            and not response.get("Content-Type", "").startswith(JSON_CONTENT_TYPE)
+        ):
+            return self._as_json(response)
+        return response
+
+    def _as_json(self, response: HttpResponse) -> HttpResponse:
+        status = response.status_code
+        details = {
+            404: ("not_found", "No such resource."),
+            405: ("method_not_allowed", "This method is not allowed here."),
+        }
+        code, detail = details.get(status, ("error", HTTPStatus(status).phrase))
+        headers = {"Allow": response["Allow"]} if response.has_header("Allow") else {}
+        return error_response(ApiError.single(status, code, detail, headers=headers))
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if not request.path.startswith(API_PREFIX):
+            return None
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(
+            ApiError.single(500, "internal_error", "Something went wrong on our side.")
+        )

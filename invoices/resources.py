@@ -1,0 +1,105 @@
+"""The invoice as merchants see it: the JSON:API resource of contract 1.3.
+
+The same document answers `GET /api/payment-invoices/{id}` and is the body of
+every callback, so it is built in one place.
+"""
+
+import json
+from datetime import datetime
+from typing import Any
+
+import simplejson
+
+from invoices.currencies import amount_in_currency
+from invoices.models import Invoice
+from invoices.selectors import absolute_url, method_logo_url
+
+RESOURCE_TYPE = "payment-invoices"
+
+
+def _unix(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment else None
+
+
+def hpp_url(invoice_id: str) -> str:
+    return absolute_url(f"/hpp/?cpi={invoice_id}")
+
+
+def invoice_resource(invoice: Invoice) -> dict[str, Any]:
+    """`{"type", "id", "attributes", "links"}`; needs `invoice.service` and `invoice.merchant`."""
+    service = invoice.service
+    currency = invoice.currency
+    return_urls = {
+        "fail": invoice.return_urls.get("fail"),
+        "pending": invoice.return_urls.get("pending"),
+        "success": invoice.return_urls.get("success"),
+    }
+    if invoice.return_urls.get("expired"):
+        return_urls["expired"] = invoice.return_urls["expired"]
+    return {
+        "type": RESOURCE_TYPE,
+        "id": invoice.id,
+        "attributes": {
+            "serial_number": invoice.serial_number,
+            "status": invoice.status,
+            "resolution": invoice.resolution,
+            "resolution_message": invoice.resolution_message,
+            "reference_id": invoice.reference_id,
+            "test_mode": invoice.test_mode,
+            "amount": amount_in_currency(invoice.amount, currency),
+            "currency": currency,
+            "service": service.code,
+            "description": invoice.description,
+            "descriptor": invoice.descriptor,
+            "customer": invoice.customer,
+            "metadata": invoice.metadata,
+            "locale": invoice.locale,
+            "callback_url": invoice.callback_url or invoice.merchant.callback_url or None,
+            "return_url": invoice.return_url,
+            "return_urls": return_urls,
+            "flow": "invoice",
+            "payment_flow": "charge",
+            "payment_amount": amount_in_currency(invoice.payment_amount, currency),
+            "processed_amount": (
+                amount_in_currency(invoice.processed_amount, currency)
+                if invoice.processed_amount is not None
+                else None
+            ),
+            "created": _unix(invoice.created_at),
+            "updated": _unix(invoice.updated_at),
+            "processed": _unix(invoice.processed_at),
+            "expires": _unix(invoice.expires_at),
+            "sequence": invoice.sequence,
+            "hpp_url": hpp_url(invoice.id),
+            "payload": None,
+            "flow_data": {
+                "method": {
+                    "code": service.method_code,
+                    "name": service.method_name,
+                    "logo": method_logo_url(service=service),
+                },
+                "requisites": invoice.requisites,
+                "is_otp_flow": invoice.is_otp_flow,
+                "confirmation": {
+                    # A JSON *string*, as the platform has always sent it.
+                    "payload": json.dumps(
+                        invoice.confirmation_schema, separators=(",", ":"), ensure_ascii=False
+                    ),
+                    "required": invoice.confirmation_required,
+                },
+                "checkout_page": invoice.checkout_page,
+            },
+        },
+        "links": {"self": f"/api/{RESOURCE_TYPE}/{invoice.id}"},
+    }
+
+
+def render_json(document: Any) -> bytes:
+    """JSON with Decimals written as exact numbers: 2126.68 stays 2126.68."""
+    return simplejson.dumps(
+        document, use_decimal=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+def invoice_document(invoice: Invoice) -> bytes:
+    return render_json({"data": invoice_resource(invoice)})
