@@ -179,8 +179,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Workers consume every queue a task declares: default, provider, callbacks
-# (see the Procfile).
+# Provider calls wait on other systems, so they get their own queue; workers
+# consume default, provider and callbacks (see the Procfile).
+CELERY_TASK_ROUTES = {
+    "invoices.tasks.forward_confirmation": {"queue": "provider"},
+}
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {
         "task": "invoices.tasks.purge_idempotency_keys",

@@ -1,4 +1,7 @@
-"""Celery tasks: each takes ids as keyword arguments and makes one call into services."""
+"""Celery tasks: each takes ids as keyword arguments and makes one call into services.
+
+Their queues are declared in settings.CELERY_TASK_ROUTES.
+"""
 
 from celery import shared_task
 
@@ -7,7 +10,6 @@ from invoices import services
 
 
 @shared_task(
-    queue="provider",
     acks_late=True,
     autoretry_for=(ProviderUnavailable,),
     retry_backoff=5,
@@ -19,6 +21,6 @@ def forward_confirmation(*, invoice_id: str) -> None:
     services.invoice_forward_confirmation(invoice_id=invoice_id)
 
 
-@shared_task(queue="default")
+@shared_task
 def purge_idempotency_keys() -> None:
     services.idempotency_keys_purge()

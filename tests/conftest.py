@@ -76,3 +76,24 @@ def admin_client_logged_in(client, django_user_model):
     user = django_user_model.objects.create_superuser("operator", "", "a-long-operator-password")
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def shop(db):
+    """A merchant with the seed's `test_uah_invoice` service switched on, seen through the API."""
+    from tests.api import MerchantApi
+    from tests.factories import MerchantServiceFactory, ServiceFactory
+
+    service = ServiceFactory(
+        code="test_uah_invoice", min_amount=None, max_amount=None, method_name="Test method"
+    )
+    return MerchantApi(merchant=MerchantServiceFactory(service=service).merchant)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings):
+    """Each test counts rate limits from zero, in memory."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    from django.core.cache import cache
+
+    cache.clear()
