@@ -231,7 +231,7 @@ class InvoiceAdmin(admin.ModelAdmin):
                     "provider_reference",
                     "is_otp_flow",
                     "confirmation_required",
-                    "confirmation_schema",
+                    "confirmation_schema_json",
                     "checkout_page",
                 ]
             },

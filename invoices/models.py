@@ -4,6 +4,7 @@ Models hold data and constraints only; every write goes through
 `invoices.services` and every status move through `invoices.state_machine`.
 """
 
+import json
 from datetime import timedelta
 
 from django.core.validators import RegexValidator
@@ -165,7 +166,9 @@ class Invoice(models.Model):
     requisites = models.JSONField(default=dict, blank=True)
     provider_reference = models.CharField(max_length=255, null=True, blank=True)
     is_otp_flow = models.BooleanField(default=False)
-    confirmation_schema = models.JSONField(default=dict, blank=True)
+    # Kept as the exact JSON text: it is sent as a string, and a jsonb column
+    # would reorder its keys.
+    confirmation_schema_json = models.TextField(default="{}")
     confirmation_required = models.BooleanField(default=False)
     checkout_page = models.URLField(max_length=2048, null=True, blank=True)
 
@@ -219,6 +222,10 @@ class Invoice(models.Model):
     @property
     def serial_number(self) -> str:
         return self.id.removeprefix("cpi_")
+
+    @property
+    def confirmation_schema(self) -> dict:
+        return json.loads(self.confirmation_schema_json)
 
 
 class InvoiceEvent(models.Model):

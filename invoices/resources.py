@@ -4,7 +4,6 @@ The same document answers `GET /api/payment-invoices/{id}` and is the body of
 every callback, so it is built in one place.
 """
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,12 @@ RESOURCE_TYPE = "payment-invoices"
 
 def _unix(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment else None
+
+
+def _key_ordered(flat: dict | None) -> dict | None:
+    # PostgreSQL's jsonb does not keep key order; sorting makes the document
+    # the same bytes whichever database and whenever it is rendered.
+    return dict(sorted(flat.items())) if flat is not None else None
 
 
 def hpp_url(invoice_id: str) -> str:
@@ -51,8 +56,8 @@ def invoice_resource(invoice: Invoice) -> dict[str, Any]:
             "service": service.code,
             "description": invoice.description,
             "descriptor": invoice.descriptor,
-            "customer": invoice.customer,
-            "metadata": invoice.metadata,
+            "customer": _key_ordered(invoice.customer),
+            "metadata": _key_ordered(invoice.metadata),
             "locale": invoice.locale,
             "callback_url": invoice.callback_url or invoice.merchant.callback_url or None,
             "return_url": invoice.return_url,
@@ -78,13 +83,11 @@ def invoice_resource(invoice: Invoice) -> dict[str, Any]:
                     "name": service.method_name,
                     "logo": method_logo_url(service=service),
                 },
-                "requisites": invoice.requisites,
+                "requisites": _key_ordered(invoice.requisites),
                 "is_otp_flow": invoice.is_otp_flow,
                 "confirmation": {
                     # A JSON *string*, as the platform has always sent it.
-                    "payload": json.dumps(
-                        invoice.confirmation_schema, separators=(",", ":"), ensure_ascii=False
-                    ),
+                    "payload": invoice.confirmation_schema_json,
                     "required": invoice.confirmation_required,
                 },
                 "checkout_page": invoice.checkout_page,

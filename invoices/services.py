@@ -5,6 +5,7 @@ requisites are asked for first, then the invoice is stored in one short
 transaction.
 """
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -329,7 +330,7 @@ def _issue_requisites(
     invoice.provider_reference = issued.provider_reference
     invoice.checkout_page = issued.checkout_page
     invoice.is_otp_flow = service.is_otp_flow or issued.is_otp_flow
-    invoice.confirmation_schema = schema
+    invoice.confirmation_schema_json = json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
     invoice.confirmation_required = is_confirmation_required(schema)
     return issued, None
 

@@ -59,6 +59,7 @@ def test_the_seed_request_becomes_an_invoice_with_requisites(link):
     assert len(receipt) == 10 and receipt.isdigit()
     assert stored.provider_reference == receipt
     assert stored.confirmation_schema == CONFIRMATION_SCHEMA
+    assert stored.confirmation_schema_json.startswith('{"invoice_receipt_number":')
     assert stored.confirmation_required is True
     assert stored.connector == "test"
     assert stored.expires_at - stored.created_at == timedelta(hours=1)
