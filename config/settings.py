@@ -183,13 +183,42 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # consume default, provider and callbacks (see the Procfile).
 CELERY_TASK_ROUTES = {
     "invoices.tasks.forward_confirmation": {"queue": "provider"},
+    "invoices.tasks.poll_invoice": {"queue": "provider"},
+    "invoices.tasks.deliver_callbacks": {"queue": "callbacks"},
 }
 CELERY_BEAT_SCHEDULE = {
+    # Re-enqueue callbacks that are due or whose worker died: the outbox is
+    # the truth, Celery messages are only a fast path.
+    "sweep-callbacks": {"task": "invoices.tasks.sweep_callbacks", "schedule": 5.0},
+    "poll-due-invoices": {"task": "invoices.tasks.poll_due_invoices", "schedule": 5.0},
+    "expire-overdue-invoices": {"task": "invoices.tasks.expire_overdue_invoices", "schedule": 30.0},
     "purge-idempotency-keys": {
         "task": "invoices.tasks.purge_idempotency_keys",
         "schedule": 3600.0,
     },
 }
+# A beat tick that no worker picked up in time is dropped; the next one does its work.
+CELERY_TASK_ANNOTATIONS = {
+    name: {"expires": 60}
+    for name in (
+        "invoices.tasks.sweep_callbacks",
+        "invoices.tasks.poll_due_invoices",
+        "invoices.tasks.expire_overdue_invoices",
+    )
+}
+
+# Callbacks (contract section 5).
+CALLBACK_TIMEOUT_SECONDS = env.float("CALLBACK_TIMEOUT_SECONDS", default=10.0)
+CALLBACK_CONNECT_TIMEOUT_SECONDS = env.float("CALLBACK_CONNECT_TIMEOUT_SECONDS", default=5.0)
+CALLBACK_RETRY_BASE_SECONDS = env.float("CALLBACK_RETRY_BASE_SECONDS", default=10.0)
+CALLBACK_RETRY_MAX_SECONDS = env.float("CALLBACK_RETRY_MAX_SECONDS", default=3600.0)
+CALLBACK_RETRY_WINDOW_SECONDS = env.float("CALLBACK_RETRY_WINDOW_SECONDS", default=3 * 86400.0)
+# Longer than one delivery can take (connect + read timeouts), renewed per callback.
+CALLBACK_LEASE_SECONDS = env.float("CALLBACK_LEASE_SECONDS", default=60.0)
+
+# Provider polling back-off: 10 s, doubling, at most 10 minutes.
+POLL_FIRST_DELAY_SECONDS = env.float("POLL_FIRST_DELAY_SECONDS", default=10.0)
+POLL_MAX_DELAY_SECONDS = env.float("POLL_MAX_DELAY_SECONDS", default=600.0)
 CELERY_TIMEZONE = TIME_ZONE
 
 # Rate limits are counted in a cache every web process shares: Redis when there

@@ -72,6 +72,8 @@ class ProviderNotification:
 
 class Connector(Protocol):
     name: str
+    # Whether asking the provider for the status (polling) can tell anything new.
+    polls_status: bool
 
     def settings_problems(self, *, settings: Mapping[str, Any], display_kind: str) -> list[str]:
         """Why these service settings cannot work; empty when they can."""

@@ -36,6 +36,8 @@ CONFIRMATION_SCHEMA = {
 
 class SandboxConnector:
     name = "test"
+    # A pending sandbox payment settles at the next poll.
+    polls_status = True
 
     def settings_problems(self, *, settings: Mapping[str, Any], display_kind: str) -> list[str]:
         if display_kind != "test":

@@ -22,6 +22,8 @@ from connectors.requisites import requisites_problems
 
 class StaticConnector:
     name = "static"
+    # No provider to ask: polling would only ever hear the status back.
+    polls_status = False
 
     def settings_problems(self, *, settings: Mapping[str, Any], display_kind: str) -> list[str]:
         requisites = settings.get("requisites")

@@ -1,14 +1,26 @@
 """Operators' admin: merchants, services and invoices with their timelines."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from connectors.registry import connector_names
-from invoices import services
+from invoices import callbacks, services
 from invoices.currencies import amount_in_currency
-from invoices.models import Invoice, InvoiceEvent, Merchant, MerchantService, Service
+from invoices.models import (
+    CallbackDelivery,
+    Invoice,
+    InvoiceEvent,
+    Merchant,
+    MerchantService,
+    RefusedMove,
+    Service,
+)
+from invoices.state_machine import StatusMoveRefused
 
 admin.site.site_header = "Invoice checkout — operators"
 admin.site.site_title = "Invoice checkout"
@@ -124,8 +136,8 @@ class ServiceForm(forms.ModelForm):
             currency=cleaned.get("currency", ""),
             confirmation_schema=cleaned.get("confirmation_schema"),
         )
-        for field, messages in problems.items():
-            for message in messages:
+        for field, field_problems in problems.items():
+            for message in field_problems:
                 self.add_error(field if field in self.fields else None, message)
         return cleaned
 
@@ -172,6 +184,76 @@ class InvoiceEventInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class RefusedMoveInline(admin.TabularInline):
+    model = RefusedMove
+    verbose_name = "refused move"
+    verbose_name_plural = "Refused moves (lost races, impossible requests)"
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "current_status", "to_status", "reason", "cause", "actor"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def _attempts_table(delivery: CallbackDelivery) -> str:
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{} ms</td><td>{}</td><td><code>{}</code></td></tr>",
+        (
+            (
+                attempt.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                attempt.status_code or "—",
+                attempt.latency_ms,
+                attempt.error or "—",
+                attempt.response_excerpt[:200],
+            )
+            for attempt in delivery.tries.all()
+        ),
+    )
+    if not rows:
+        return "no attempt yet"
+    return format_html(
+        "<table><tr><th>time</th><th>code</th><th>latency</th><th>error</th>"
+        "<th>response</th></tr>{}</table>",
+        rows,
+    )
+
+
+class CallbackDeliveryInline(admin.TabularInline):
+    model = CallbackDelivery
+    verbose_name = "callback"
+    verbose_name_plural = "Callbacks and their attempts"
+    extra = 0
+    can_delete = False
+    ordering = ["sequence"]
+    fields = ["sequence", "state", "url", "webhook_id", "next_attempt_at", "attempt_log"]
+    readonly_fields = fields
+
+    @admin.display(description="attempts")
+    def attempt_log(self, delivery):
+        return _attempts_table(delivery)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("tries")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OperatorMoveForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 3}), help_text="Kept in the timeline."
+    )
 
 
 @admin.register(Invoice)
@@ -253,7 +335,75 @@ class InvoiceAdmin(admin.ModelAdmin):
             },
         ),
     ]
-    inlines = [InvoiceEventInline]
+    inlines = [InvoiceEventInline, RefusedMoveInline, CallbackDeliveryInline]
+    actions = [
+        "resend_callback",
+        "poll_provider_now",
+        "mark_paid",
+        "mark_failed",
+        "expire",
+        "terminate",
+    ]
+
+    @admin.action(description="Resend the latest callback")
+    def resend_callback(self, request, queryset):
+        sent = sum(callbacks.invoice_callback_resend(invoice_id=i.id) for i in queryset)
+        self.message_user(request, f"{sent} callback(s) queued to be sent again.")
+
+    @admin.action(description="Poll the provider now")
+    def poll_provider_now(self, request, queryset):
+        count = services.invoices_poll_soon(invoice_ids=[i.id for i in queryset])
+        self.message_user(
+            request, f"{count} invoice(s) waiting on a provider will be polled in a moment."
+        )
+
+    @admin.action(description="Mark paid (with a reason)")
+    def mark_paid(self, request, queryset):
+        return self._operator_move(request, queryset, "processed", "Mark paid")
+
+    @admin.action(description="Mark failed (with a reason)")
+    def mark_failed(self, request, queryset):
+        return self._operator_move(request, queryset, "process_failed", "Mark failed")
+
+    @admin.action(description="Expire (with a reason)")
+    def expire(self, request, queryset):
+        return self._operator_move(request, queryset, "expired", "Expire")
+
+    @admin.action(description="Terminate (with a reason)")
+    def terminate(self, request, queryset):
+        return self._operator_move(request, queryset, "terminated", "Terminate")
+
+    def _operator_move(self, request, queryset, outcome: str, title: str):
+        form = OperatorMoveForm(request.POST if "reason" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(
+                request,
+                "admin/invoices/invoice/operator_move.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": f"{title}: {queryset.count()} invoice(s)",
+                    "invoices": queryset,
+                    "form": form,
+                    "action": request.POST["action"],
+                    "opts": self.model._meta,
+                },
+            )
+        for invoice in queryset:
+            try:
+                services.invoice_operator_move(
+                    invoice_id=invoice.id,
+                    outcome=outcome,
+                    reason=form.cleaned_data["reason"],
+                    operator=request.user.get_username(),
+                )
+                self.message_user(request, f"{invoice.id}: moved to {outcome}.")
+            except StatusMoveRefused as refused:
+                self.message_user(
+                    request,
+                    f"{invoice.id}: refused, it is {refused.current_status}.",
+                    level=messages.WARNING,
+                )
+        return None
 
     def get_readonly_fields(self, request, obj=None):
         return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
@@ -271,3 +421,115 @@ class InvoiceAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         # Invoices change only through status moves, never by editing fields.
         return False
+
+
+class ResendFailedForm(forms.Form):
+    merchant = forms.ModelChoiceField(queryset=Merchant.objects.all())
+    since = forms.DateTimeField(help_text="Callbacks written from this time (UTC) ...")
+    until = forms.DateTimeField(help_text="... until this time (UTC).")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("since") and cleaned.get("until") and cleaned["since"] >= cleaned["until"]:
+            raise forms.ValidationError("The start must be before the end.")
+        return cleaned
+
+
+@admin.register(CallbackDelivery)
+class CallbackDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "webhook_id",
+        "invoice",
+        "merchant",
+        "sequence",
+        "state",
+        "attempts",
+        "last_attempt_at",
+        "delivered_at",
+        "created_at",
+    ]
+    list_filter = [
+        "state",
+        "test_mode",
+        "merchant",
+        ("created_at", admin.DateFieldListFilter),
+    ]
+    search_fields = ["=invoice__id", "=webhook_id"]
+    list_select_related = ["invoice", "merchant"]
+    show_full_result_count = False
+    actions = ["resend"]
+    fields = [
+        "webhook_id",
+        "invoice",
+        "merchant",
+        "sequence",
+        "test_mode",
+        "url",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "pending_since",
+        "last_attempt_at",
+        "delivered_at",
+        "created_at",
+        "attempt_log",
+        "body_text",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="attempts")
+    def attempt_log(self, delivery):
+        return _attempts_table(delivery)
+
+    @admin.display(description="body")
+    def body_text(self, delivery):
+        return format_html("<pre>{}</pre>", bytes(delivery.body).decode())
+
+    @admin.action(description="Resend selected callbacks")
+    def resend(self, request, queryset):
+        count = callbacks.callbacks_resend(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} callback(s) queued to be sent again.")
+
+    def get_urls(self):
+        return [
+            path(
+                "resend-failed/",
+                self.admin_site.admin_view(self.resend_failed_view),
+                name="invoices_callbackdelivery_resend_failed",
+            ),
+            *super().get_urls(),
+        ]
+
+    def resend_failed_view(self, request):
+        """Every failed callback of one merchant in a time range, resent in one go."""
+        if not self.has_change_permission(request):
+            return HttpResponseRedirect(reverse("admin:index"))
+        form = ResendFailedForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            count = callbacks.callbacks_resend_failed(
+                merchant=form.cleaned_data["merchant"],
+                since=form.cleaned_data["since"],
+                until=form.cleaned_data["until"],
+            )
+            self.message_user(request, f"{count} failed callback(s) queued to be sent again.")
+            return HttpResponseRedirect(reverse("admin:invoices_callbackdelivery_changelist"))
+        return TemplateResponse(
+            request,
+            "admin/invoices/callbackdelivery/resend_failed.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Resend failed callbacks of a merchant",
+                "form": form,
+                "opts": self.model._meta,
+            },
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Viewing the list and running its actions; nothing is edited by hand.
+        return request.user.is_active and request.user.is_staff

@@ -8,6 +8,7 @@ Each endpoint makes one call into `invoices.services` or `invoices.selectors`.
 """
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,8 @@ from invoices.models import Merchant
 from invoices.resources import invoice_document, invoice_resource, render_json
 from invoices.state_machine import Actor
 from invoices.statuses import Status
+
+logger = logging.getLogger(__name__)
 
 ACCEPTED_CONTENT_TYPES = ("application/json", "application/vnd.api+json")
 DEFAULT_PAGE_SIZE = 20
@@ -128,6 +131,14 @@ def _invalid_parameters(request, error: NinjaValidationError):
 @api.exception_handler(HttpError)
 def _http_error(request, error: HttpError):
     return _error(error.status_code, "error", str(error))
+
+
+@api.exception_handler(Exception)
+def _unexpected(request, error: Exception):
+    # A bug, never a verdict on the input: logged with its traceback, and the
+    # merchant still gets a JSON:API document rather than a debug page.
+    logger.exception("unhandled error on %s %s", request.method, request.path)
+    return _error(500, "internal_error", "Something went wrong on our side.")
 
 
 _ERRORS = {status: ErrorDocument for status in (400, 401, 404, 409, 413, 415, 422, 429)}

@@ -182,6 +182,13 @@ class Invoice(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
 
+    # Provider polling: when to ask next (None = nothing to ask), and how often
+    # it was asked since the last move (the back-off grows with it).
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    poll_attempts = models.PositiveIntegerField(default=0)
+    # One worker at a time delivers this invoice's callbacks, until this time.
+    callbacks_lease_until = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -214,6 +221,11 @@ class Invoice(models.Model):
                 name="invoice_merchant_list",
             ),
             models.Index(fields=["status", "expires_at"], name="invoice_status_expiry"),
+            models.Index(
+                fields=["next_poll_at"],
+                condition=Q(next_poll_at__isnull=False),
+                name="invoice_poll_due",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -279,3 +291,85 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class RefusedMove(models.Model):
+    """A status move that was asked for and refused: who lost a race, or asked the impossible."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refused_moves")
+    current_status = models.CharField(max_length=32)
+    to_status = models.CharField(max_length=32)
+    reason = models.CharField(max_length=200)
+    cause = models.CharField(max_length=64)
+    actor = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["invoice", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}: {self.current_status} → {self.to_status} refused"
+
+
+class CallbackDelivery(models.Model):
+    """One callback to send (the outbox row), written in the transaction of its move."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed", "failed (gave up)"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="callbacks")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="callbacks")
+    event = models.OneToOneField(
+        InvoiceEvent, on_delete=models.PROTECT, related_name="callback", null=True, blank=True
+    )
+    webhook_id = models.CharField(max_length=40, unique=True, help_text="Stable across retries.")
+    sequence = models.PositiveIntegerField()
+    test_mode = models.BooleanField()
+    url = models.URLField(max_length=2048)
+    body = models.BinaryField(help_text="The resource at the moment of the move, byte for byte.")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # Retries give up this long after the callback was written (or resent).
+    pending_since = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "callbacks"
+        verbose_name = "callback"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state="pending"),
+                name="callback_due",
+            ),
+            models.Index(
+                fields=["merchant", "state", "created_at"], name="callback_merchant_state"
+            ),
+            models.Index(fields=["invoice", "sequence"], name="callback_invoice_sequence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.webhook_id} ({self.invoice_id} #{self.sequence})"
+
+
+class CallbackAttempt(models.Model):
+    """One try at delivering a callback, whatever came of it."""
+
+    delivery = models.ForeignKey(CallbackDelivery, on_delete=models.CASCADE, related_name="tries")
+    started_at = models.DateTimeField(default=timezone.now)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    response_excerpt = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"

@@ -9,17 +9,22 @@ one transaction.
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from invoices.models import Invoice, InvoiceEvent
-from invoices.statuses import PAID_STATUSES, Resolution, Status
+from connectors.registry import get_connector
+from invoices.models import Invoice, InvoiceEvent, RefusedMove
+from invoices.statuses import FINAL_STATUSES, PAID_STATUSES, Resolution, Status
 
-_OPEN = (Status.CREATED, Status.PROCESSING, Status.PROCESS_PENDING)
+OPEN_STATUSES = (Status.CREATED, Status.PROCESSING, Status.PROCESS_PENDING)
+# Statuses in which the provider has the next word: polling asks it.
+WAITING_ON_PROVIDER = (Status.PROCESSING, Status.PROCESS_PENDING)
 _OUTCOMES = (Status.PROCESSED, Status.PARTIALLY_PROCESSED, Status.PROCESS_FAILED)
 _CLOSED_WITHOUT_PAYMENT = (Status.EXPIRED, Status.TERMINATED)
 
@@ -54,6 +59,7 @@ class StatusMoveRefused(Exception):
         self.invoice_id = invoice_id
         self.current_status = current_status
         self.to_status = to_status
+        self.reason = reason
         super().__init__(f"{invoice_id}: {current_status} → {to_status} refused: {reason}")
 
 
@@ -94,7 +100,47 @@ def invoice_move_status(
     (e.g. a confirmation is only valid from `created`); when the row is in any
     other status the move is refused as `StatusChangedMeanwhile`.
     A paid status reached from `expired` is recorded as `late_payment`.
+    The move's event and its callback (the outbox row) are written in the
+    same transaction; a refused move is recorded as a `RefusedMove`.
     """
+    try:
+        return _move(
+            invoice_id=invoice_id,
+            to_status=to_status,
+            resolution=resolution,
+            cause=cause,
+            actor=actor,
+            expected_from=expected_from,
+            resolution_message=resolution_message,
+            processed_amount=processed_amount,
+            details=details,
+        )
+    except StatusMoveRefused as refused:
+        RefusedMove.objects.create(
+            invoice_id=invoice_id,
+            current_status=refused.current_status,
+            to_status=to_status,
+            reason=refused.reason[:200],
+            cause=cause,
+            actor=str(actor),
+        )
+        raise
+
+
+def _move(
+    *,
+    invoice_id: str,
+    to_status: str,
+    resolution: str,
+    cause: str,
+    actor: Actor | str,
+    expected_from: Collection[str] | None,
+    resolution_message: str | None,
+    processed_amount: Decimal | None,
+    details: Mapping[str, Any] | None,
+) -> Invoice:
+    from invoices.callbacks import callback_outbox_write  # callbacks render invoices, see resources
+
     if to_status in PAID_STATUSES and processed_amount is None:
         raise ValueError(f"a move to {to_status} needs the processed amount")
     if to_status == Status.PARTIALLY_PROCESSED and processed_amount <= 0:
@@ -128,12 +174,13 @@ def invoice_move_status(
         if to_status in PAID_STATUSES:
             changes["processed_at"] = now
             changes["processed_amount"] = processed_amount
+        changes.update(_polling_after(invoice, to_status, now))
         Invoice.objects.filter(pk=invoice_id).update(sequence=F("sequence") + 1, **changes)
         for name, value in changes.items():
             setattr(invoice, name, value)
         invoice.sequence += 1
 
-        InvoiceEvent.objects.create(
+        event = InvoiceEvent.objects.create(
             invoice=invoice,
             sequence=invoice.sequence,
             from_status=current,
@@ -145,4 +192,15 @@ def invoice_move_status(
             details=dict(details or {}),
             created_at=now,
         )
+        callback_outbox_write(invoice=invoice, event=event)
     return invoice
+
+
+def _polling_after(invoice: Invoice, to_status: str, now) -> dict[str, Any]:
+    """When to ask the provider next, once the invoice is in `to_status`."""
+    if to_status in FINAL_STATUSES or to_status not in WAITING_ON_PROVIDER:
+        return {"next_poll_at": None, "poll_attempts": 0}
+    if not get_connector(invoice.connector).polls_status:
+        return {"next_poll_at": None, "poll_attempts": 0}
+    first = timedelta(seconds=settings.POLL_FIRST_DELAY_SECONDS)
+    return {"next_poll_at": now + first, "poll_attempts": 0}

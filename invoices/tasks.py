@@ -1,12 +1,13 @@
 """Celery tasks: each takes ids as keyword arguments and makes one call into services.
 
-Their queues are declared in settings.CELERY_TASK_ROUTES.
+Their queues are declared in settings.CELERY_TASK_ROUTES. Every task is
+idempotent: running it twice (a redelivery after a worker died) does no harm.
 """
 
 from celery import shared_task
 
 from connectors.base import ProviderUnavailable
-from invoices import services
+from invoices import callbacks, services
 
 
 @shared_task(
@@ -19,6 +20,32 @@ from invoices import services
 )
 def forward_confirmation(*, invoice_id: str) -> None:
     services.invoice_forward_confirmation(invoice_id=invoice_id)
+
+
+@shared_task(acks_late=True)
+def deliver_callbacks(*, invoice_id: str) -> None:
+    callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+
+
+@shared_task
+def sweep_callbacks() -> None:
+    callbacks.callbacks_sweep()
+
+
+@shared_task(acks_late=True)
+def poll_invoice(*, invoice_id: str) -> None:
+    services.invoice_poll(invoice_id=invoice_id)
+
+
+@shared_task
+def poll_due_invoices() -> None:
+    for invoice_id in services.invoices_claim_due_polls():
+        poll_invoice.delay(invoice_id=invoice_id)
+
+
+@shared_task
+def expire_overdue_invoices() -> None:
+    services.invoices_expire_overdue()
 
 
 @shared_task

@@ -1,0 +1,338 @@
+"""Callbacks to merchants (contract section 5): the outbox and its delivery.
+
+A status move writes its callback row in the move's own transaction
+(`callback_outbox_write`), so a callback exists exactly when its move does.
+Workers deliver what is written, one invoice at a time under a lease, outside
+any transaction; a sweeper re-enqueues whatever is due, so a lost Celery
+message, a killed worker or a restarted broker only delays a callback.
+"""
+
+import ipaddress
+import logging
+import random
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from requests.adapters import HTTPAdapter
+
+from invoices import selectors
+from invoices.models import CallbackAttempt, CallbackDelivery, Invoice, InvoiceEvent, Merchant
+from invoices.resources import invoice_document
+from invoices.signing import (
+    legacy_signature,
+    new_webhook_id,
+    standard_webhook_signature,
+    webhook_key,
+)
+from invoices.statuses import FINAL_STATUSES
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "invoice-checkout-callbacks/1.0"
+RESPONSE_EXCERPT_BYTES = 1000
+
+
+def callback_outbox_write(*, invoice: Invoice, event: InvoiceEvent) -> CallbackDelivery | None:
+    """Write the callback of a move. Runs inside the move's transaction."""
+    merchant = invoice.merchant
+    if merchant.callbacks_only_final and event.to_status not in FINAL_STATUSES:
+        return None
+    url = invoice.callback_url or merchant.callback_url
+    if not url:
+        return None
+    delivery = CallbackDelivery.objects.create(
+        invoice=invoice,
+        merchant=merchant,
+        event=event,
+        webhook_id=new_webhook_id(),
+        sequence=event.sequence,
+        test_mode=invoice.test_mode,
+        url=url,
+        body=invoice_document(invoice),
+        next_attempt_at=event.created_at,
+        pending_since=event.created_at,
+        created_at=event.created_at,
+    )
+    _enqueue_after_commit({invoice.id})
+    return delivery
+
+
+def _enqueue_after_commit(invoice_ids: set[str]) -> None:
+    from invoices import tasks  # tasks import this module
+
+    for invoice_id in invoice_ids:
+        tasks.deliver_callbacks.delay_on_commit(invoice_id=invoice_id)
+
+
+# Delivery --------------------------------------------------------------------
+
+
+def invoice_callbacks_deliver(*, invoice_id: str) -> int:
+    """Deliver the due callbacks of one invoice, oldest move first. Returns how many arrived.
+
+    Holding the invoice's lease, no other worker sends this invoice's
+    callbacks meanwhile; the lease expires by itself if this worker dies.
+    """
+    delivered = 0
+    # After releasing the lease, look again: a callback written while we held
+    # it was refused a lease by its own task and is ours to send.
+    for _ in range(3):
+        if not _lease_take(invoice_id):
+            return delivered
+        try:
+            attempted: set[int] = set()
+            while delivery := _next_due(invoice_id, exclude=attempted):
+                attempted.add(delivery.pk)
+                _lease_take(invoice_id, renew=True)
+                delivered += _attempt(delivery)
+        finally:
+            Invoice.objects.filter(pk=invoice_id).update(callbacks_lease_until=None)
+        if _next_due(invoice_id, exclude=set()) is None:
+            break
+    return delivered
+
+
+def _lease_take(invoice_id: str, *, renew: bool = False) -> bool:
+    now = timezone.now()
+    free = Q(callbacks_lease_until__isnull=True) | Q(callbacks_lease_until__lt=now)
+    invoices = Invoice.objects.filter(pk=invoice_id)
+    if not renew:
+        invoices = invoices.filter(free)
+    lease = timedelta(seconds=settings.CALLBACK_LEASE_SECONDS)
+    return invoices.update(callbacks_lease_until=now + lease) == 1
+
+
+def _next_due(invoice_id: str, *, exclude: set[int]) -> CallbackDelivery | None:
+    return (
+        CallbackDelivery.objects.select_related("merchant")
+        .filter(
+            invoice_id=invoice_id,
+            state=CallbackDelivery.State.PENDING,
+            next_attempt_at__lte=timezone.now(),
+        )
+        .exclude(pk__in=exclude)
+        .order_by("sequence", "pk")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class PostResult:
+    status_code: int | None
+    error: str
+    excerpt: str
+    latency_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def signed_headers(delivery: CallbackDelivery, *, timestamp: int) -> dict[str, str]:
+    credentials = selectors.merchant_credentials(merchant=delivery.merchant)
+    secret_key = credentials.secret_key_test if delivery.test_mode else credentials.secret_key_live
+    body = bytes(delivery.body)
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Signature": legacy_signature(secret_key=secret_key, body=body),
+        "webhook-id": delivery.webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_webhook_signature(
+            key=webhook_key(credentials.webhook_secret),
+            webhook_id=delivery.webhook_id,
+            timestamp=timestamp,
+            body=body,
+        ),
+    }
+
+
+def _attempt(delivery: CallbackDelivery) -> int:
+    started_at = timezone.now()
+    headers = signed_headers(delivery, timestamp=int(time.time()))
+    result = post_callback(
+        delivery.url, bytes(delivery.body), headers, allow_private=delivery.test_mode
+    )
+    _record_attempt(delivery, started_at=started_at, result=result)
+    return 1 if result.ok else 0
+
+
+@transaction.atomic
+def _record_attempt(
+    delivery: CallbackDelivery, *, started_at: datetime, result: PostResult
+) -> None:
+    CallbackAttempt.objects.create(
+        delivery=delivery,
+        started_at=started_at,
+        latency_ms=result.latency_ms,
+        status_code=result.status_code,
+        error=result.error,
+        response_excerpt=result.excerpt,
+    )
+    attempts = delivery.attempts + 1
+    now = timezone.now()
+    changes = {"attempts": attempts, "last_attempt_at": now}
+    if result.ok:
+        changes.update(state=CallbackDelivery.State.DELIVERED, delivered_at=now)
+    elif now - delivery.pending_since >= timedelta(seconds=settings.CALLBACK_RETRY_WINDOW_SECONDS):
+        changes.update(state=CallbackDelivery.State.FAILED)
+        logger.warning("callback %s gave up after %s attempts", delivery.webhook_id, attempts)
+    else:
+        changes.update(next_attempt_at=now + retry_delay(attempts))
+    CallbackDelivery.objects.filter(pk=delivery.pk).update(**changes)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential back-off, jittered in its upper half: 10 s, 20 s, 40 s ... at most an hour."""
+    base = settings.CALLBACK_RETRY_BASE_SECONDS * 2 ** min(attempts - 1, 20)
+    capped = min(base, settings.CALLBACK_RETRY_MAX_SECONDS)
+    return timedelta(seconds=capped * random.uniform(0.5, 1.0))  # noqa: S311 (jitter, not secrecy)
+
+
+# Sending ---------------------------------------------------------------------
+
+
+class AddressNotAllowed(Exception):
+    pass
+
+
+def _public_addresses(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to, refusing any that is not globally routable."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise AddressNotAllowed(f"cannot resolve {host}: {error}") from None
+    addresses = []
+    for *_, sockaddr in infos:
+        address = ipaddress.ip_address(sockaddr[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        # Loopback, private, link-local (cloud metadata), multicast, reserved,
+        # shared and unspecified ranges are all not global.
+        if not address.is_global or address.is_multicast:
+            raise AddressNotAllowed(f"{host} resolves to {address}, which is not a public address")
+        addresses.append(str(address))
+    return addresses
+
+
+class PinnedAddressAdapter(HTTPAdapter):
+    """Connect to an address checked beforehand, keeping the URL's host for Host and TLS.
+
+    Resolving once and connecting to what was checked is what stops DNS
+    rebinding: a second lookup could answer with a private address.
+    """
+
+    def __init__(self, address: str):
+        self._address = address
+        super().__init__(max_retries=0)
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        hostname = host_params["host"]
+        if host_params["scheme"] == "https":
+            pool_kwargs = {**pool_kwargs, "server_hostname": hostname, "assert_hostname": hostname}
+        return self.poolmanager.connection_from_host(
+            **{**host_params, "host": self._address}, pool_kwargs=pool_kwargs
+        )
+
+
+def post_callback(
+    url: str, body: bytes, headers: dict[str, str], *, allow_private: bool
+) -> PostResult:
+    """POST once, never following redirects; every outcome becomes a `PostResult`."""
+    started = time.monotonic()
+
+    def result(status_code=None, error="", excerpt="") -> PostResult:
+        latency = int((time.monotonic() - started) * 1000)
+        return PostResult(status_code, error, excerpt, latency)
+
+    parts = urlsplit(url)
+    session = requests.Session()
+    session.trust_env = False  # no proxies from the environment: callbacks go where they say
+    if not allow_private:
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            addresses = _public_addresses(parts.hostname or "", port)
+        except (AddressNotAllowed, ValueError) as refused:
+            return result(error=f"refused: {refused}")
+        session.mount(f"{parts.scheme}://", PinnedAddressAdapter(addresses[0]))
+    try:
+        with session.post(
+            url,
+            data=body,
+            headers=headers,
+            timeout=(settings.CALLBACK_CONNECT_TIMEOUT_SECONDS, settings.CALLBACK_TIMEOUT_SECONDS),
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            excerpt = response.raw.read(RESPONSE_EXCERPT_BYTES, decode_content=True) or b""
+            return result(response.status_code, excerpt=excerpt.decode(errors="replace"))
+    except requests.exceptions.SSLError as error:
+        return result(error=f"TLS error: {error}")
+    except requests.exceptions.Timeout:
+        return result(error=f"timed out after {settings.CALLBACK_TIMEOUT_SECONDS} s")
+    except requests.exceptions.ConnectionError as error:
+        return result(error=f"connection failed: {error}")
+    except requests.exceptions.RequestException as error:
+        return result(error=f"request failed: {error}")
+    finally:
+        session.close()
+
+
+# Sweeping and resending --------------------------------------------------------
+
+
+def callbacks_sweep(*, limit: int = 1000) -> int:
+    """Enqueue delivery for every invoice with a due callback and no live lease."""
+    now = timezone.now()
+    invoice_ids = set(
+        CallbackDelivery.objects.filter(
+            state=CallbackDelivery.State.PENDING, next_attempt_at__lte=now
+        )
+        .exclude(invoice__callbacks_lease_until__gt=now)
+        .order_by("next_attempt_at")
+        .values_list("invoice_id", flat=True)[:limit]
+    )
+    from invoices import tasks
+
+    for invoice_id in invoice_ids:
+        tasks.deliver_callbacks.delay(invoice_id=invoice_id)
+    return len(invoice_ids)
+
+
+@transaction.atomic
+def callbacks_resend(*, delivery_ids: list[int]) -> int:
+    """Send these callbacks again now (same body, same webhook-id), with a fresh retry window."""
+    now = timezone.now()
+    deliveries = CallbackDelivery.objects.filter(pk__in=delivery_ids)
+    invoice_ids = set(deliveries.values_list("invoice_id", flat=True))
+    count = deliveries.update(
+        state=CallbackDelivery.State.PENDING, next_attempt_at=now, pending_since=now
+    )
+    _enqueue_after_commit(invoice_ids)
+    return count
+
+
+def callbacks_resend_failed(*, merchant: Merchant, since: datetime, until: datetime) -> int:
+    """Every callback of `merchant` written in [since, until) that was given up on, resent."""
+    failed = CallbackDelivery.objects.filter(
+        merchant=merchant,
+        state=CallbackDelivery.State.FAILED,
+        created_at__gte=since,
+        created_at__lt=until,
+    )
+    return callbacks_resend(delivery_ids=list(failed.values_list("pk", flat=True)))
+
+
+def invoice_callback_resend(*, invoice_id: str) -> int:
+    """The invoice's latest callback, sent again."""
+    latest = CallbackDelivery.objects.filter(invoice_id=invoice_id).order_by("-sequence").first()
+    return callbacks_resend(delivery_ids=[latest.pk]) if latest else 0
