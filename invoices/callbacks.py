@@ -234,6 +234,10 @@ class PinnedAddressAdapter(HTTPAdapter):
         self._address = address
         super().__init__(max_retries=0)
 
+    def add_headers(self, request, **kwargs):
+        # The connection is to an address, so the name must travel in Host.
+        request.headers.setdefault("Host", urlsplit(request.url).netloc)
+
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
         host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
         hostname = host_params["host"]

@@ -706,13 +706,15 @@ def invoices_claim_due_polls(*, limit: int = POLL_CLAIM_BATCH) -> list[str]:
 
     `FOR UPDATE SKIP LOCKED` over the partial index on `next_poll_at`: two
     sweepers never claim the same invoice, and the query never scans rows
-    that are not due.
+    that are not due. Only the state machine sets `next_poll_at`, and only
+    while an invoice waits on its provider, so the index alone is the filter
+    (`invoice_poll` checks the status again before asking).
     """
     now = timezone.now()
     with transaction.atomic():
         due = list(
             Invoice.objects.select_for_update(skip_locked=True)
-            .filter(next_poll_at__lte=now, status__in=WAITING_ON_PROVIDER)
+            .filter(next_poll_at__lte=now)
             .order_by("next_poll_at")
             .values_list("id", "poll_attempts")[:limit]
         )

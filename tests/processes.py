@@ -71,7 +71,15 @@ class LoggedProcess:
                 self.process.wait()
 
 
-def celery_worker(*, env: dict[str, str], name: str) -> LoggedProcess:
+def celery_worker(
+    *, env: dict[str, str], name: str, beat: bool = False, concurrency: int = 0
+) -> LoggedProcess:
+    """A worker on every queue; `beat` embeds the scheduler, `concurrency` > 0 forks children."""
+    pool = (
+        ["--pool", "prefork", "--concurrency", str(concurrency)]
+        if concurrency
+        else ["--pool", "solo"]
+    )
     return LoggedProcess(
         [
             sys.executable,
@@ -84,8 +92,8 @@ def celery_worker(*, env: dict[str, str], name: str) -> LoggedProcess:
             "INFO",
             "--queues",
             "default,provider,callbacks",
-            "--pool",
-            "solo",
+            *pool,
+            *(["--beat"] if beat else []),
             "--without-mingle",
             "--without-gossip",
             "--hostname",
@@ -93,3 +101,11 @@ def celery_worker(*, env: dict[str, str], name: str) -> LoggedProcess:
         ],
         env=env,
     )
+
+
+def worker_database_url() -> str:
+    """The test database, for a worker process that must see what the test wrote."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"

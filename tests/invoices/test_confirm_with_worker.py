@@ -4,17 +4,11 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 
 from invoices.models import Invoice, InvoiceEvent
-from tests.processes import celery_worker, project_env
+from tests.processes import celery_worker, project_env, worker_database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-
-def _test_database_url() -> str:
-    db = settings.DATABASES["default"]
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _wait_until_settled(invoice_ids, *, timeout=45):
@@ -42,7 +36,7 @@ def test_the_sandbox_answers_every_confirmation_within_seconds(shop):
     )
     invoices["wrong"] = wrong
 
-    worker = celery_worker(env=project_env(DATABASE_URL=_test_database_url()), name="confirm")
+    worker = celery_worker(env=project_env(DATABASE_URL=worker_database_url()), name="confirm")
     try:
         assert worker.wait_for("ready.", timeout=60), worker.output
         statuses = _wait_until_settled(list(invoices.values()))

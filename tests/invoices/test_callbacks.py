@@ -1,0 +1,298 @@
+"""Callbacks: the outbox row of each move, its signed delivery, retries and refusals."""
+
+import json
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from invoices import callbacks
+from invoices.models import CallbackAttempt, CallbackDelivery, Invoice
+from invoices.selectors import merchant_credentials
+from invoices.state_machine import Actor, invoice_move_status
+from tests.api import API
+from tests.merchant_verifier import verify_legacy, verify_standard_webhook
+from tests.receiver import CallbackReceiver
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def receiver():
+    server = CallbackReceiver()
+    yield server
+    server.close()
+
+
+def _invoice(shop, url, reference="order-1", **attributes):
+    response = shop.create(reference, callback_url=url, **attributes)
+    assert response.status_code == 201, response.content
+    return response.json()["data"]["id"]
+
+
+def _move(invoice_id, to_status, **extra):
+    amounts = {"processed": Decimal("2126.68"), "partially_processed": Decimal("1000.00")}
+    return invoice_move_status(
+        invoice_id=invoice_id,
+        to_status=to_status,
+        resolution=extra.pop("resolution", "ok"),
+        processed_amount=amounts.get(to_status),
+        cause="test",
+        actor=Actor("test"),
+        **extra,
+    )
+
+
+def test_each_move_writes_one_callback_whose_body_is_the_get_resource(shop, receiver):
+    invoice_id = _invoice(shop, receiver.url)
+    assert not CallbackDelivery.objects.exists(), "creation is not a move"
+
+    _move(invoice_id, "processing")
+    first_get = shop.get(f"{API}/{invoice_id}").content
+    _move(invoice_id, "processed")
+    final_get = shop.get(f"{API}/{invoice_id}").content
+
+    deliveries = list(CallbackDelivery.objects.order_by("sequence"))
+    assert [(d.sequence, d.state, d.url) for d in deliveries] == [
+        (2, "pending", receiver.url),
+        (3, "pending", receiver.url),
+    ]
+    assert bytes(deliveries[0].body) == first_get
+    assert bytes(deliveries[1].body) == final_get
+    assert json.loads(final_get)["data"]["attributes"]["sequence"] == 3
+
+
+def test_only_final_callbacks_when_the_merchant_asks(shop, receiver):
+    shop.merchant.callbacks_only_final = True
+    shop.merchant.save()
+    invoice_id = _invoice(shop, receiver.url)
+    _move(invoice_id, "processing")
+    _move(invoice_id, "process_pending")
+    _move(invoice_id, "process_failed", resolution="declined")
+    assert list(CallbackDelivery.objects.values_list("sequence", flat=True)) == [4]
+
+
+def test_the_merchants_default_url_is_used_and_no_url_means_no_callback(shop):
+    no_url = _invoice(shop, None, reference="a")
+    _move(no_url, "processing")
+    assert not CallbackDelivery.objects.exists()
+
+    shop.merchant.callback_url = "https://shop.example/default"
+    shop.merchant.save()
+    _move(no_url, "processed")
+    assert CallbackDelivery.objects.get().url == "https://shop.example/default"
+
+
+def test_a_rolled_back_move_leaves_no_callback(shop, receiver):
+    invoice_id = _invoice(shop, receiver.url)
+    with pytest.raises(ValueError):
+        # processed needs an amount: refused inside the move's transaction
+        invoice_move_status(
+            invoice_id=invoice_id,
+            to_status="partially_processed",
+            resolution="ok",
+            processed_amount=Decimal("99999"),
+            cause="test",
+            actor="test",
+        )
+    assert not CallbackDelivery.objects.exists()
+
+
+def test_delivery_is_signed_as_the_contract_says(shop, receiver):
+    invoice_id = _invoice(shop, receiver.url)
+    _move(invoice_id, "processing")
+
+    assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+
+    (request,) = receiver.received
+    delivery = CallbackDelivery.objects.get()
+    keys = merchant_credentials(merchant=shop.merchant)
+    assert request.body == bytes(delivery.body)
+    assert request.headers["Content-Type"] == "application/json"
+    assert verify_legacy(
+        secret_key=keys.secret_key_test,
+        body=request.body,
+        x_signature=request.headers["X-Signature"],
+    )
+    assert not verify_legacy(
+        secret_key=keys.secret_key_live,
+        body=request.body,
+        x_signature=request.headers["X-Signature"],
+    )
+    assert verify_standard_webhook(
+        webhook_secret=keys.webhook_secret, headers=request.headers, body=request.body
+    )
+    assert request.headers["webhook-id"] == delivery.webhook_id
+    assert abs(int(request.headers["webhook-timestamp"]) - time.time()) < 5
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("delivered", 1)
+    attempt = CallbackAttempt.objects.get()
+    assert (attempt.status_code, attempt.error) == (200, "")
+    assert attempt.response_excerpt == "answered 200"
+
+
+def test_failures_are_retried_with_backoff_then_delivered(shop, settings):
+    settings.CALLBACK_RETRY_BASE_SECONDS = 10
+    receiver = CallbackReceiver(statuses=[500, 404])
+    try:
+        invoice_id = _invoice(shop, receiver.url)
+        _move(invoice_id, "processing")
+        delivery = CallbackDelivery.objects.get()
+
+        assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 0
+        delivery.refresh_from_db()
+        assert (delivery.state, delivery.attempts) == ("pending", 1)
+        first_wait = (delivery.next_attempt_at - delivery.last_attempt_at).total_seconds()
+        assert 5 <= first_wait <= 10.5
+
+        # Not due yet: nothing is sent.
+        assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 0
+        assert len(receiver.received) == 1
+
+        CallbackDelivery.objects.update(next_attempt_at=timezone.now())
+        callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+        delivery.refresh_from_db()
+        second_wait = (delivery.next_attempt_at - delivery.last_attempt_at).total_seconds()
+        assert 10 <= second_wait <= 20.5
+
+        CallbackDelivery.objects.update(next_attempt_at=timezone.now())
+        assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+        codes = list(CallbackAttempt.objects.values_list("status_code", flat=True))
+        assert codes == [500, 404, 200]
+        ids = {r.headers["webhook-id"] for r in receiver.received}
+        assert len(ids) == 1, "the webhook-id is stable across retries"
+    finally:
+        receiver.close()
+
+
+def test_timeouts_and_refused_connections_are_recorded(shop, settings):
+    settings.CALLBACK_TIMEOUT_SECONDS = 0.5
+    slow = CallbackReceiver(delays=[2])
+    try:
+        invoice_id = _invoice(shop, slow.url)
+        _move(invoice_id, "processing")
+        callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+        attempt = CallbackAttempt.objects.get()
+        assert attempt.status_code is None and "timed out" in attempt.error
+    finally:
+        slow.close()
+
+    closed_port_url = "http://127.0.0.1:9/callbacks"
+    other = _invoice(shop, closed_port_url, reference="order-2")
+    _move(other, "processing")
+    callbacks.invoice_callbacks_deliver(invoice_id=other)
+    attempt = CallbackAttempt.objects.filter(delivery__invoice_id=other).get()
+    assert "connection failed" in attempt.error
+
+
+def test_after_the_retry_window_the_callback_is_marked_failed(shop, settings):
+    settings.CALLBACK_RETRY_WINDOW_SECONDS = 3 * 86400
+    invoice_id = _invoice(shop, "http://127.0.0.1:9/callbacks")
+    _move(invoice_id, "processing")
+    CallbackDelivery.objects.update(pending_since=timezone.now() - timedelta(days=3, seconds=1))
+    callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+    assert CallbackDelivery.objects.get().state == "failed"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1:9/cb",
+        "https://localhost/cb",
+        "https://10.1.2.3/cb",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/cb",
+        "https://[::ffff:127.0.0.1]/cb",
+        "https://100.64.0.1/cb",
+        "https://224.0.0.1/cb",
+        "https://0.0.0.0/cb",
+    ],
+)
+def test_live_callbacks_to_private_addresses_are_refused_after_resolution(shop, url):
+    from tests.factories import MerchantServiceFactory
+
+    MerchantServiceFactory(merchant=shop.merchant, service__code="live_uah_invoice")
+    response = shop.create("r", live=True, service="live_uah_invoice", callback_url=url)
+    assert response.status_code == 201, response.content
+    invoice_id = response.json()["data"]["id"]
+    _move(invoice_id, "processing")
+
+    callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+
+    attempt = CallbackAttempt.objects.get()
+    assert attempt.status_code is None
+    assert attempt.error.startswith("refused:"), attempt.error
+
+
+def test_the_pinned_adapter_connects_to_the_checked_address(receiver):
+    # The URL names a host that does not resolve; the adapter still reaches
+    # the address it was given, and the Host header keeps the name.
+    url = receiver.url.replace("127.0.0.1", "merchant.invalid")
+    import requests
+
+    session = requests.Session()
+    session.mount("http://", callbacks.PinnedAddressAdapter("127.0.0.1"))
+    assert session.post(url, data=b"{}", timeout=5).status_code == 200
+    assert receiver.received[0].headers["Host"].startswith("merchant.invalid:")
+
+
+def test_test_mode_may_call_back_to_localhost(shop, receiver):
+    invoice_id = _invoice(shop, receiver.url.replace("127.0.0.1", "localhost"))
+    _move(invoice_id, "processing")
+    assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+
+
+def test_a_held_lease_keeps_a_second_worker_away(shop, receiver):
+    invoice_id = _invoice(shop, receiver.url)
+    _move(invoice_id, "processing")
+    Invoice.objects.filter(pk=invoice_id).update(
+        callbacks_lease_until=timezone.now() + timedelta(seconds=30)
+    )
+    assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 0
+    assert receiver.received == []
+    # An expired lease (its worker died) is taken over.
+    Invoice.objects.filter(pk=invoice_id).update(
+        callbacks_lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+
+
+def test_the_sweeper_enqueues_due_callbacks_of_unleased_invoices(shop, receiver, monkeypatch):
+    from invoices import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.deliver_callbacks, "delay", lambda **kw: sent.append(kw))
+    due, leased, later = (_invoice(shop, receiver.url, reference=r) for r in ("a", "b", "c"))
+    for invoice_id in (due, leased, later):
+        _move(invoice_id, "processing")
+    Invoice.objects.filter(pk=leased).update(
+        callbacks_lease_until=timezone.now() + timedelta(minutes=1)
+    )
+    CallbackDelivery.objects.filter(invoice_id=later).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=1)
+    )
+    assert callbacks.callbacks_sweep() == 1
+    assert sent == [{"invoice_id": due}]
+
+
+def test_resending_failed_callbacks_of_a_merchant_in_a_range(shop, receiver):
+    ids = [_invoice(shop, receiver.url, reference=f"r{n}") for n in range(3)]
+    for invoice_id in ids:
+        _move(invoice_id, "processing")
+    now = timezone.now()
+    CallbackDelivery.objects.update(state="failed")
+    CallbackDelivery.objects.filter(invoice_id=ids[2]).update(created_at=now - timedelta(days=5))
+
+    count = callbacks.callbacks_resend_failed(
+        merchant=shop.merchant, since=now - timedelta(days=1), until=now + timedelta(minutes=1)
+    )
+
+    assert count == 2
+    assert set(
+        CallbackDelivery.objects.filter(state="pending").values_list("invoice_id", flat=True)
+    ) == set(ids[:2])
+    for invoice_id in ids[:2]:
+        callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+    assert len(receiver.received) == 2

@@ -1,0 +1,282 @@
+"""Nothing lost: real Celery workers on Redis, PostgreSQL, a real receiver, and faults."""
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from invoices.models import CallbackDelivery
+from invoices.selectors import merchant_credentials
+from invoices.state_machine import Actor, invoice_move_status
+from tests.api import API
+from tests.merchant_verifier import verify_legacy, verify_standard_webhook
+from tests.processes import PROJECT_ROOT, celery_worker, project_env, worker_database_url
+from tests.receiver import CallbackReceiver
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def receiver():
+    server = CallbackReceiver()
+    yield server
+    server.close()
+
+
+def _worker_env(tmp_path, **overrides):
+    return project_env(
+        DATABASE_URL=worker_database_url(),
+        VAR_DIR=str(tmp_path),
+        CALLBACK_LEASE_SECONDS="3",
+        CALLBACK_RETRY_BASE_SECONDS="1",
+        **overrides,
+    )
+
+
+def _assert_signed(shop, request):
+    keys = merchant_credentials(merchant=shop.merchant)
+    assert verify_legacy(
+        secret_key=keys.secret_key_test,
+        body=request.body,
+        x_signature=request.headers["X-Signature"],
+    )
+    assert verify_standard_webhook(
+        webhook_secret=keys.webhook_secret, headers=request.headers, body=request.body
+    )
+
+
+def test_a_confirmed_invoice_calls_back_for_each_move(shop, receiver, tmp_path):
+    data = shop.create("order-1", callback_url=receiver.url).json()["data"]
+    receipt = data["attributes"]["flow_data"]["requisites"]["invoice_receipt_number"]
+    worker = celery_worker(env=_worker_env(tmp_path), name="callbacks")
+    try:
+        assert worker.wait_for("ready.", timeout=60), worker.output
+        confirm = shop.confirm(data["id"], {"invoice_receipt_number": receipt, "message": "ok"})
+        assert confirm.status_code == 202
+        received = receiver.wait_for(2, timeout=30)
+    finally:
+        worker.stop()
+
+    assert len(received) == 2, worker.output
+    sequences = [json.loads(r.body)["data"]["attributes"]["sequence"] for r in received]
+    statuses = [json.loads(r.body)["data"]["attributes"]["status"] for r in received]
+    assert sorted(zip(sequences, statuses, strict=True)) == [(2, "processing"), (3, "processed")]
+    for request in received:
+        _assert_signed(shop, request)
+    final = max(received, key=lambda r: json.loads(r.body)["data"]["attributes"]["sequence"])
+    assert final.body == shop.get(f"{API}/{data['id']}").content
+    assert set(CallbackDelivery.objects.values_list("state", flat=True)) == {"delivered"}
+
+
+def test_a_worker_killed_mid_delivery_loses_nothing(shop, tmp_path):
+    receiver = CallbackReceiver(delays=[4])
+    try:
+        invoice_id = shop.create("order-1", callback_url=receiver.url).json()["data"]["id"]
+        invoice_move_status(
+            invoice_id=invoice_id,
+            to_status="processing",
+            resolution="ok",
+            cause="test",
+            actor=Actor("test"),
+        )
+        first = celery_worker(env=_worker_env(tmp_path), name="doomed")
+        try:
+            deadline = time.monotonic() + 30
+            while receiver.arrived == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert receiver.arrived == 1, first.output
+            first.process.kill()  # SIGKILL while the POST is in flight
+            first.process.wait()
+        finally:
+            first.stop()
+        assert CallbackDelivery.objects.get().state == "pending"
+
+        second = celery_worker(env=_worker_env(tmp_path), name="rescuer", beat=True)
+        try:
+            deadline = time.monotonic() + 45
+            while time.monotonic() < deadline:
+                if CallbackDelivery.objects.get().state == "delivered":
+                    break
+                time.sleep(0.2)
+        finally:
+            second.stop()
+        delivery = CallbackDelivery.objects.get()
+        assert delivery.state == "delivered", second.output
+        # At least once: the interrupted POST may also have reached the merchant.
+        assert len(receiver.received) >= 1
+        assert {r.headers["webhook-id"] for r in receiver.received} == {delivery.webhook_id}
+    finally:
+        receiver.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, so restarting it disturbs nothing else."""
+
+    def __init__(self, directory):
+        self.port = _free_port()
+        self.directory = directory
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def queued(self, queue: str) -> int:
+        import redis
+
+        return redis.Redis.from_url(self.url).llen(queue)
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_a_broker_restart_between_enqueue_and_delivery_loses_nothing(shop, receiver, tmp_path):
+    broker = PrivateRedis(tmp_path)
+    broker.start()
+    try:
+        invoice_id = shop.create("order-1", callback_url=receiver.url).json()["data"]["id"]
+        invoice_move_status(
+            invoice_id=invoice_id,
+            to_status="processing",
+            resolution="ok",
+            cause="test",
+            actor=Actor("test"),
+        )
+        env = _worker_env(tmp_path, REDIS_URL=broker.url)
+        enqueue = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-c",
+                f"from invoices import tasks; tasks.deliver_callbacks.delay(invoice_id='{invoice_id}')",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert enqueue.returncode == 0, enqueue.stderr
+        assert broker.queued("callbacks") == 1
+
+        broker.stop()
+        broker.start()
+        assert broker.queued("callbacks") == 0, "the restart dropped the message"
+
+        worker = celery_worker(env=env, name="after-restart", beat=True)
+        try:
+            received = receiver.wait_for(1, timeout=45)
+        finally:
+            worker.stop()
+        assert len(received) == 1, worker.output
+        assert CallbackDelivery.objects.get().state == "delivered"
+    finally:
+        broker.stop()
+
+
+def test_two_hundred_invoices_settled_concurrently_each_call_back_exactly(shop, receiver, tmp_path):
+    invoices = {}
+    for number in range(200):
+        data = shop.create(f"order-{number}", callback_url=receiver.url).json()["data"]
+        invoices[data["id"]] = data["attributes"]["flow_data"]["requisites"][
+            "invoice_receipt_number"
+        ]
+
+    worker = celery_worker(env=_worker_env(tmp_path), name="load", concurrency=4)
+    statuses = []
+    try:
+        assert worker.wait_for("ready.", timeout=60), worker.output
+        pending = list(invoices.items())
+        lock = threading.Lock()
+
+        def confirm_some():
+            client = Client()
+            try:
+                while True:
+                    with lock:
+                        if not pending:
+                            return
+                        invoice_id, receipt = pending.pop()
+                    response = client.post(
+                        f"{API}/{invoice_id}/confirm",
+                        {"payload": {"invoice_receipt_number": receipt, "message": "ok"}},
+                        content_type="application/json",
+                        REMOTE_ADDR=f"10.0.{len(pending) % 250}.1",
+                    )
+                    statuses.append(response.status_code)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=confirm_some) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        received = receiver.wait_for(400, timeout=180)
+        time.sleep(1)  # anything beyond the expected would show up now
+        received = list(receiver.received)
+    finally:
+        worker.stop()
+
+    assert Counter(statuses) == {202: 200}
+    per_invoice = defaultdict(list)
+    for request in received:
+        attributes = json.loads(request.body)["data"]
+        per_invoice[attributes["id"]].append(attributes["attributes"]["sequence"])
+        _assert_signed(shop, request)
+    duplicates = len(received) - len({r.headers["webhook-id"] for r in received})
+    print(
+        f"\ncallbacks: {len(received)} received for {len(per_invoice)} invoices "
+        f"(expected 400 for 200), duplicates {duplicates}, "
+        f"missing {sum(1 for i in invoices if sorted(set(per_invoice[i])) != [2, 3])}"
+    )
+    assert set(per_invoice) == set(invoices)
+    assert all(sorted(sequences) == [2, 3] for sequences in per_invoice.values())
+    assert len(received) == 400
+    assert CallbackDelivery.objects.filter(state="delivered").count() == 400
