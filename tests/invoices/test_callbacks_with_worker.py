@@ -194,7 +194,8 @@ def test_a_broker_restart_between_enqueue_and_delivery_loses_nothing(shop, recei
                 "manage.py",
                 "shell",
                 "-c",
-                f"from invoices import tasks; tasks.deliver_callbacks.delay(invoice_id='{invoice_id}')",
+                "from invoices import tasks; "
+                f"tasks.deliver_callbacks.delay(invoice_id='{invoice_id}')",
             ],
             cwd=PROJECT_ROOT,
             env=env,
