@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "invoices.api_errors.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -73,7 +74,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "invoices.api_errors.ApiJsonErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -237,6 +237,9 @@ else:
 # The merchant API refuses larger bodies with 413 before parsing them.
 API_MAX_BODY_BYTES = 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# How many proxies of ours (load balancers) stand before the app and append to
+# X-Forwarded-For; 0 = clients connect directly.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Confirmation attempts one client may make per minute, across all invoices.
 CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE = env.int(
     "CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE", default=30

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pydantic
 import simplejson
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -65,6 +65,8 @@ class MerchantKeyAuth(HttpBasicAuth):
     """HTTP Basic: account id as the user name, a secret key as the password."""
 
     def authenticate(self, request: HttpRequest, username: str, password: str):
+        if "\x00" in username or "\x00" in password:
+            return None
         found = selectors.merchant_authenticate(account_id=username, secret_key=password)
         return ApiCaller(*found) if found else None
 
@@ -133,6 +135,12 @@ def _http_error(request, error: HttpError):
     return _error(error.status_code, "error", str(error))
 
 
+@api.exception_handler(SuspiciousOperation)
+def _suspicious(request, error: SuspiciousOperation):
+    # Django's own refusals of a request (too many fields, a bad host...).
+    return _error(400, "bad_request", "The request was refused as malformed.")
+
+
 @api.exception_handler(Exception)
 def _unexpected(request, error: Exception):
     # A bug, never a verdict on the input: logged with its traceback, and the
@@ -152,6 +160,34 @@ def _body_schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
             "content": {media: {"schema": reference} for media in ACCEPTED_CONTENT_TYPES},
         }
     }
+
+
+MAX_NESTING = 32
+
+
+def unstorable_text(data: Any) -> tuple[str, str] | None:
+    """(pointer, reason) for the first string the database cannot keep, or nesting too deep.
+
+    PostgreSQL text cannot hold NUL characters; anything else is fine. The
+    walk is iterative, so a hostile document cannot exhaust the stack.
+    """
+    stack: list[tuple[str, Any, int]] = [("", data, 0)]
+    while stack:
+        pointer, value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return pointer, f"Nested deeper than {MAX_NESTING} levels."
+        if isinstance(value, str) and "\x00" in value:
+            return pointer, "Text may not contain NUL characters."
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    return pointer, "Names may not contain NUL characters."
+                stack.append((f"{pointer}/{key}", item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend(
+                (f"{pointer}/{index}", item, depth + 1) for index, item in enumerate(value)
+            )
+    return None
 
 
 def _read_document(request: HttpRequest, model: type[pydantic.BaseModel]):
@@ -181,13 +217,19 @@ def _read_document(request: HttpRequest, model: type[pydantic.BaseModel]):
     if len(body) > settings.API_MAX_BODY_BYTES:
         raise too_large
     try:
+        # ValueError covers bad UTF-8 and integers too long to convert;
+        # RecursionError, nesting deeper than the parser goes.
         data = simplejson.loads(body, use_decimal=True, allow_nan=False)
-    except (simplejson.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+    except (ValueError, RecursionError) as error:
+        # "415 not JSON" (contract 1): the body is not in the format we take.
         raise ApiError.single(
-            400, "malformed_json", f"The body is not valid JSON: {error}"
+            415, "malformed_json", f"The body is not valid JSON: {error}"
         ) from None
     if not isinstance(data, dict):
         raise ApiError.single(422, "invalid_type", "The body must be a JSON object.", pointer="")
+    if problem := unstorable_text(data):
+        pointer, detail = problem
+        raise ApiError.single(422, "invalid_value", detail, pointer=pointer)
     try:
         return model.model_validate(data), data
     except pydantic.ValidationError as error:
@@ -266,6 +308,17 @@ def create_invoice(request: HttpRequest):
 
 def _create_response(caller: ApiCaller, document: InvoiceCreateDocument) -> HttpResponse:
     attributes = document.data.attributes
+    try:
+        expires_at = (
+            datetime.fromtimestamp(attributes.expires, tz=UTC) if attributes.expires else None
+        )
+    except (ValueError, OverflowError, OSError):
+        raise ApiError.single(
+            422,
+            "invalid_expiry",
+            "Must be in the future, within 365 days.",
+            pointer="/data/attributes/expires",
+        ) from None
     if attributes.test_mode is not None and attributes.test_mode != caller.test_mode:
         key_mode = "test" if caller.test_mode else "live"
         raise ApiError.single(
@@ -297,9 +350,7 @@ def _create_response(caller: ApiCaller, document: InvoiceCreateDocument) -> Http
                 else None
             ),
             locale=attributes.locale,
-            expires_at=(
-                datetime.fromtimestamp(attributes.expires, tz=UTC) if attributes.expires else None
-            ),
+            expires_at=expires_at,
             options=attributes.options,
         )
     except services.InvoiceRejected as rejected:
@@ -379,11 +430,12 @@ _LIST_PARAMETERS = [
 )
 def list_invoices(request: HttpRequest):
     caller: ApiCaller = request.auth
-    query = request.GET
+    # An empty parameter is an absent one: `?filter[status]=&page[size]=` lists everything.
+    query = {name: value for name, value in request.GET.items() if value != ""}
     problems = []
     reference_id = query.get("filter[reference_id]")
-    if reference_id is not None and len(reference_id) > 255:
-        problems.append(("filter[reference_id]", "At most 255 characters."))
+    if reference_id is not None and (len(reference_id) > 255 or "\x00" in reference_id):
+        problems.append(("filter[reference_id]", "At most 255 characters, and no NUL."))
     statuses = [s for s in query.get("filter[status]", "").split(",") if s]
     if unknown := [s for s in statuses if s not in Status.values]:
         problems.append(("filter[status]", f"Unknown status: {', '.join(unknown)}."))
@@ -438,7 +490,7 @@ def list_invoices(request: HttpRequest):
 )
 def confirm_invoice(request: HttpRequest, invoice_id: str):
     if not ratelimit.allow(
-        f"confirm:{request.META.get('REMOTE_ADDR', '')}",
+        f"confirm:{ratelimit.client_address(request)}",
         limit=settings.CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE,
         window_seconds=60,
     ):

@@ -109,12 +109,19 @@ def validation_error(error: pydantic.ValidationError, *, prefix: tuple[str, ...]
 
 
 class ApiJsonErrorsMiddleware:
-    """Error answers under /api that did not come from the API itself become JSON:API errors."""
+    """Error answers under /api that did not come from the API itself become JSON:API errors.
+
+    It is the outermost middleware, so it also sees what other middleware
+    answered (a refused Host header, a CSRF failure, a 404 from the resolver).
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path == API_PREFIX.rstrip("/"):
+            # Not a resource; without this, /api would redirect to /api/ in HTML.
+            return error_response(ApiError.single(404, "not_found", "No such resource."))
         response = self.get_response(request)
         if (
             request.path.startswith(API_PREFIX)

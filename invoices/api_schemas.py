@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-_NUMERIC_STRING = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_NUMERIC_STRING = re.compile(r"[0-9]+(\.[0-9]+)?")
 MAX_METADATA_KEYS = 50
 MAX_METADATA_KEY_LENGTH = 40
 MAX_METADATA_TEXT_LENGTH = 500
@@ -34,7 +34,7 @@ def _amount(value: Any) -> Decimal:
         raise ValueError("must be a number or a numeric string")
     if isinstance(value, int | Decimal):
         amount = Decimal(value)
-    elif isinstance(value, str) and _NUMERIC_STRING.match(value):
+    elif isinstance(value, str) and _NUMERIC_STRING.fullmatch(value):
         try:
             amount = Decimal(value)
         except InvalidOperation:
@@ -53,7 +53,7 @@ Amount = Annotated[
         {
             "oneOf": [
                 {"type": "number", "exclusiveMinimum": 0},
-                {"type": "string", "pattern": _NUMERIC_STRING.pattern},
+                {"type": "string", "pattern": f"^{_NUMERIC_STRING.pattern}$"},
             ],
             "description": "More than 0, with at most the currency's minor-unit digits.",
             "examples": [2126.68],
@@ -66,14 +66,40 @@ _ResponseAmount = Annotated[
 ]
 
 
-def _plain_json(value: Any) -> Any:
-    """Numbers parsed as Decimal back to int/float for storage in JSON columns."""
+MAX_EXACT_DIGITS = 15
+
+
+def _exact_number(value: Decimal) -> int | float | None:
+    """The int or float that is exactly `value`, or None when a float would change it."""
+    if value == value.to_integral_value() and value.adjusted() < MAX_EXACT_DIGITS:
+        return int(value)
+    if len(value.normalize().as_tuple().digits) <= MAX_EXACT_DIGITS:
+        number = float(value)
+        if Decimal(repr(number)) == value:
+            return number
+    return None
+
+
+def _plain_json(value: Any, *, strict: bool) -> Any:
+    """Numbers parsed as Decimal back to int/float, for JSON columns.
+
+    A number no float holds exactly is refused (`strict`) or kept as its
+    text; nesting is already bounded when the body was read.
+    """
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        number = _exact_number(value)
+        if number is not None:
+            return number
+        if strict:
+            raise ValueError(
+                f"numbers have at most {MAX_EXACT_DIGITS} significant digits; "
+                f"send {value} as a string"
+            )
+        return str(value)
     if isinstance(value, dict):
-        return {key: _plain_json(item) for key, item in value.items()}
+        return {key: _plain_json(item, strict=strict) for key, item in value.items()}
     if isinstance(value, list):
-        return [_plain_json(item) for item in value]
+        return [_plain_json(item, strict=strict) for item in value]
     return value
 
 
@@ -135,12 +161,13 @@ class InvoiceAttributes(BaseModel):
                 raise ValueError("must be flat: values are strings, numbers, booleans or null")
             if isinstance(value, str) and len(value) > MAX_METADATA_TEXT_LENGTH:
                 raise ValueError(f"values are at most {MAX_METADATA_TEXT_LENGTH} characters")
-        return _plain_json(metadata)
+        return _plain_json(metadata, strict=True)
 
     @field_validator("options")
     @classmethod
     def _storable(cls, options: dict[str, Any] | None) -> dict[str, Any] | None:
-        return _plain_json(options) if options is not None else None
+        # Options are stored for operators and otherwise ignored: never refused.
+        return _plain_json(options, strict=False) if options is not None else None
 
 
 class InvoiceCreateData(BaseModel):

@@ -2,7 +2,25 @@
 
 import time
 
+from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
+
+
+def client_address(request: HttpRequest) -> str:
+    """The customer's address, seen through `TRUSTED_PROXY_COUNT` proxies of our own.
+
+    Behind a load balancer every request comes from the balancer; the client
+    is then the address the last trusted proxy appended to X-Forwarded-For.
+    Addresses further left were written by the client and prove nothing.
+    """
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops:
+        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+        forwarded = [part for part in forwarded if part]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR", "")
 
 
 def allow(bucket: str, *, limit: int, window_seconds: int) -> bool:

@@ -3,7 +3,7 @@
 import base64
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db.models import Q
@@ -118,7 +118,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, invoice_id = raw.split("|")
         created_at = datetime.fromisoformat(moment)
-    except ValueError:
+        if created_at.tzinfo is not None:
+            created_at = created_at.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidCursor("page[after] is not a cursor this API returned.") from None
     if created_at.tzinfo is None or not INVOICE_ID_PATTERN.match(invoice_id):
         raise InvalidCursor("page[after] is not a cursor this API returned.")

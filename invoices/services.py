@@ -58,6 +58,7 @@ from invoices.statuses import Resolution, Status
 
 logger = logging.getLogger(__name__)
 
+MAX_AMOUNT_DIGITS = 15
 RETURN_URL_OUTCOMES = ("success", "pending", "fail", "expired")
 LOCALES = ("en", "uk")
 MAX_INVOICE_LIFETIME = timedelta(days=365)
@@ -440,8 +441,13 @@ def _amount_problems(*, amount: Decimal, currency: str, service: Service) -> lis
         ]
     if not amount.is_finite() or amount <= 0:
         return [FieldProblem("amount", "invalid_amount", "The amount must be more than zero.")]
-    if amount >= Decimal(10) ** 16:
-        return [FieldProblem("amount", "invalid_amount", "The amount is too large.")]
+    # At most 15 significant digits in all: exact in every database and every
+    # JSON parser a merchant may use (doubles hold 15 digits).
+    ceiling = Decimal(10) ** (MAX_AMOUNT_DIGITS - minor_unit_digits(currency))
+    if amount >= ceiling:
+        return [
+            FieldProblem("amount", "invalid_amount", f"The amount must be less than {ceiling:f}.")
+        ]
     if not has_valid_precision(amount, currency):
         return [
             FieldProblem(
@@ -522,16 +528,21 @@ def invoice_confirm(*, invoice_id: str, payload: Mapping[str, Any], actor: Actor
         raise ConfirmationLocked(invoice_id)
     _raise_unless_confirmable(invoice)
 
+    # Every attempt takes one of the invoice's tries up front, atomically, so
+    # concurrent guesses cannot together exceed the limit; a valid attempt
+    # gives its try back when it is accepted.
+    attempts = Invoice.objects.filter(
+        pk=invoice_id, confirmation_failures__lt=MAX_INVALID_CONFIRMATIONS
+    )
+    if not attempts.update(confirmation_failures=F("confirmation_failures") + 1):
+        raise ConfirmationLocked(invoice_id)
     values, problems = confirmation_payload_problems(invoice.confirmation_schema, payload)
     if problems:
-        # Counted outside any transaction: a refused attempt must stay counted.
-        Invoice.objects.filter(pk=invoice_id).update(
-            confirmation_failures=F("confirmation_failures") + 1
-        )
         raise ConfirmationRejected(problems)
 
     from invoices import tasks  # tasks import services: resolve the cycle at call time
 
+    give_back_try = Invoice.objects.filter(pk=invoice_id)
     with transaction.atomic():
         try:
             invoice_move_status(
@@ -544,11 +555,14 @@ def invoice_confirm(*, invoice_id: str, payload: Mapping[str, Any], actor: Actor
                 details={"fields": sorted(values)},
             )
         except StatusMoveRefused as refused:
+            give_back_try.update(confirmation_failures=F("confirmation_failures") - 1)
             raise InvoiceNotConfirmable(
                 f"The invoice is {refused.current_status} and takes no confirmation."
             ) from None
-        Invoice.objects.filter(pk=invoice_id).update(
-            confirmation_payload=values, confirmed_at=timezone.now()
+        give_back_try.update(
+            confirmation_payload=values,
+            confirmed_at=timezone.now(),
+            confirmation_failures=F("confirmation_failures") - 1,
         )
         tasks.forward_confirmation.delay_on_commit(invoice_id=invoice_id)
     return selectors.invoice_get(invoice_id=invoice_id)

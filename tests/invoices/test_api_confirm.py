@@ -105,7 +105,7 @@ def test_each_bad_field_gets_its_own_422(shop, payload, expected):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("body", "status"),
-    [('{"payload": "x"}', 422), ('{"nothing": 1}', 422), ("[]", 422), ("{", 400)],
+    [('{"payload": "x"}', 422), ('{"nothing": 1}', 422), ("[]", 422), ("{", 415)],
 )
 def test_malformed_confirm_bodies(shop, body, status):
     invoice_id, _ = _created(shop)

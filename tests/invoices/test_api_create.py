@@ -223,14 +223,16 @@ def test_missing_attributes_each_get_an_error(shop):
 @pytest.mark.parametrize(
     ("body", "content_type", "status", "code"),
     [
-        ("{not json", "application/json", 400, "malformed_json"),
-        ('{"amount": NaN}', "application/json", 400, "malformed_json"),
+        ("{not json", "application/json", 415, "malformed_json"),
+        ('{"amount": NaN}', "application/json", 415, "malformed_json"),
+        ('{"a": ' + "1" * 5000 + "}", "application/json", 415, "malformed_json"),
+        ("[" * 5000 + "]" * 5000, "application/json", 415, "malformed_json"),
         ("[1, 2]", "application/json", 422, "invalid_type"),
         ('{"data": []}', "application/json", 422, "invalid_type"),
         ('{"data": {"type": "users", "attributes": {}}}', "application/json", 422, "invalid_value"),
         ("reference_id=1", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
         ("{}", "text/plain", 415, "unsupported_media_type"),
-        (b"\xff\xfe{}", "application/json", 400, "malformed_json"),
+        (b"\xff\xfe{}", "application/json", 415, "malformed_json"),
     ],
 )
 def test_malformed_bodies_are_clear_4xx(shop, body, content_type, status, code):
@@ -239,10 +241,10 @@ def test_malformed_bodies_are_clear_4xx(shop, body, content_type, status, code):
     assert _errors(response)[0]["code"] == code
 
 
-def test_an_empty_json_body_is_400(shop):
+def test_an_empty_json_body_is_415(shop):
     # The test client drops the content type of an empty body; a real client sends it.
     response = shop.post(API, "", CONTENT_TYPE="application/json")
-    assert response.status_code == 400
+    assert response.status_code == 415
     assert _errors(response)[0]["code"] == "malformed_json"
 
 
