@@ -187,6 +187,15 @@ def test_timeouts_and_refused_connections_are_recorded(shop, settings):
     assert "connection failed" in attempt.error
 
 
+def test_tls_errors_are_recorded(shop, receiver):
+    # An https URL to a server that speaks plain HTTP: the handshake fails.
+    invoice_id = _invoice(shop, receiver.url.replace("http://", "https://"))
+    _move(invoice_id, "processing")
+    callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+    attempt = CallbackAttempt.objects.get()
+    assert attempt.status_code is None and attempt.error.startswith("TLS error"), attempt.error
+
+
 def test_after_the_retry_window_the_callback_is_marked_failed(shop, settings):
     settings.CALLBACK_RETRY_WINDOW_SECONDS = 3 * 86400
     invoice_id = _invoice(shop, "http://127.0.0.1:9/callbacks")
