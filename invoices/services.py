@@ -528,21 +528,19 @@ def invoice_confirm(*, invoice_id: str, payload: Mapping[str, Any], actor: Actor
         raise ConfirmationLocked(invoice_id)
     _raise_unless_confirmable(invoice)
 
-    # Every attempt takes one of the invoice's tries up front, atomically, so
-    # concurrent guesses cannot together exceed the limit; a valid attempt
-    # gives its try back when it is accepted.
-    attempts = Invoice.objects.filter(
-        pk=invoice_id, confirmation_failures__lt=MAX_INVALID_CONFIRMATIONS
-    )
-    if not attempts.update(confirmation_failures=F("confirmation_failures") + 1):
-        raise ConfirmationLocked(invoice_id)
     values, problems = confirmation_payload_problems(invoice.confirmation_schema, payload)
     if problems:
+        # Count the refusal only while under the limit, in one conditional
+        # UPDATE: concurrent guesses cannot together get more than five 422s.
+        counted = Invoice.objects.filter(
+            pk=invoice_id, confirmation_failures__lt=MAX_INVALID_CONFIRMATIONS
+        ).update(confirmation_failures=F("confirmation_failures") + 1)
+        if not counted:
+            raise ConfirmationLocked(invoice_id)
         raise ConfirmationRejected(problems)
 
     from invoices import tasks  # tasks import services: resolve the cycle at call time
 
-    give_back_try = Invoice.objects.filter(pk=invoice_id)
     with transaction.atomic():
         try:
             invoice_move_status(
@@ -555,14 +553,11 @@ def invoice_confirm(*, invoice_id: str, payload: Mapping[str, Any], actor: Actor
                 details={"fields": sorted(values)},
             )
         except StatusMoveRefused as refused:
-            give_back_try.update(confirmation_failures=F("confirmation_failures") - 1)
             raise InvoiceNotConfirmable(
                 f"The invoice is {refused.current_status} and takes no confirmation."
             ) from None
-        give_back_try.update(
-            confirmation_payload=values,
-            confirmed_at=timezone.now(),
-            confirmation_failures=F("confirmation_failures") - 1,
+        Invoice.objects.filter(pk=invoice_id).update(
+            confirmation_payload=values, confirmed_at=timezone.now()
         )
         tasks.forward_confirmation.delay_on_commit(invoice_id=invoice_id)
     return selectors.invoice_get(invoice_id=invoice_id)

@@ -163,7 +163,7 @@ def test_concurrent_guesses_cannot_exceed_five(shop):
     assert Invoice.objects.get(pk=invoice_id).confirmation_failures == 5
 
 
-def test_a_valid_confirmation_gives_its_try_back(shop, django_capture_on_commit_callbacks):
+def test_a_valid_confirmation_does_not_count_as_a_failure(shop, django_capture_on_commit_callbacks):
     data = shop.create("r").json()["data"]
     receipt = data["attributes"]["flow_data"]["requisites"]["invoice_receipt_number"]
     for _ in range(4):
