@@ -30,12 +30,12 @@ setup: install
 
 run: setup
 	@echo
-	@echo "Starting web ($(PUBLIC_BASE_URL)), Celery worker and beat. Ctrl-C stops them all."
+	@echo "Starting web ($(PUBLIC_BASE_URL)), Celery worker and beat, provider emulator. Ctrl-C stops them all."
 	@echo "  Admin:    $(PUBLIC_BASE_URL)/admin/"
 	@echo "  API docs: $(PUBLIC_BASE_URL)/api/docs"
 	@echo "  Health:   $(PUBLIC_BASE_URL)/healthz"
 	@echo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker beat
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker beat emulator
 
 test: install-dev
 	$(BIN)/ruff check .

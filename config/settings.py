@@ -185,6 +185,7 @@ CELERY_TASK_ROUTES = {
     "invoices.tasks.forward_confirmation": {"queue": "provider"},
     "invoices.tasks.poll_invoice": {"queue": "provider"},
     "invoices.tasks.deliver_callbacks": {"queue": "callbacks"},
+    "invoices.tasks.process_provider_event": {"queue": "provider"},
 }
 CELERY_BEAT_SCHEDULE = {
     # Re-enqueue callbacks that are due or whose worker died: the outbox is
@@ -192,6 +193,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-callbacks": {"task": "invoices.tasks.sweep_callbacks", "schedule": 5.0},
     "poll-due-invoices": {"task": "invoices.tasks.poll_due_invoices", "schedule": 5.0},
     "expire-overdue-invoices": {"task": "invoices.tasks.expire_overdue_invoices", "schedule": 30.0},
+    "sweep-provider-events": {"task": "invoices.tasks.sweep_provider_events", "schedule": 10.0},
     "purge-idempotency-keys": {
         "task": "invoices.tasks.purge_idempotency_keys",
         "schedule": 3600.0,
@@ -204,6 +206,7 @@ CELERY_TASK_ANNOTATIONS = {
         "invoices.tasks.sweep_callbacks",
         "invoices.tasks.poll_due_invoices",
         "invoices.tasks.expire_overdue_invoices",
+        "invoices.tasks.sweep_provider_events",
     )
 }
 
@@ -215,6 +218,26 @@ CALLBACK_RETRY_MAX_SECONDS = env.float("CALLBACK_RETRY_MAX_SECONDS", default=360
 CALLBACK_RETRY_WINDOW_SECONDS = env.float("CALLBACK_RETRY_WINDOW_SECONDS", default=3 * 86400.0)
 # Longer than one delivery can take (connect + read timeouts), renewed per callback.
 CALLBACK_LEASE_SECONDS = env.float("CALLBACK_LEASE_SECONDS", default=60.0)
+
+# The `http` connector's provider (the emulator in development and tests).
+PROVIDER_EMULATOR_PORT = env.int("PROVIDER_EMULATOR_PORT", default=8765)
+PROVIDER_HTTP_URL = env.str(
+    "PROVIDER_HTTP_URL", default=f"http://127.0.0.1:{PROVIDER_EMULATOR_PORT}"
+).rstrip("/")
+PROVIDER_HTTP_API_KEY = env.str("PROVIDER_HTTP_API_KEY", default="emulator-api-key")
+PROVIDER_HTTP_NOTIFY_SECRET = env.str(
+    "PROVIDER_HTTP_NOTIFY_SECRET", default="emulator-notify-secret"
+)
+PROVIDER_HTTP_CONNECT_TIMEOUT_SECONDS = env.float(
+    "PROVIDER_HTTP_CONNECT_TIMEOUT_SECONDS", default=3.0
+)
+PROVIDER_HTTP_READ_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_READ_TIMEOUT_SECONDS", default=10.0)
+# After this many failures in a row the provider is not called for a while,
+# so one slow provider cannot tie up every worker.
+PROVIDER_HTTP_BREAKER_FAILURES = env.int("PROVIDER_HTTP_BREAKER_FAILURES", default=5)
+PROVIDER_HTTP_BREAKER_COOLDOWN_SECONDS = env.float(
+    "PROVIDER_HTTP_BREAKER_COOLDOWN_SECONDS", default=30.0
+)
 
 # Provider polling back-off: 10 s, doubling, at most 10 minutes.
 POLL_FIRST_DELAY_SECONDS = env.float("POLL_FIRST_DELAY_SECONDS", default=10.0)

@@ -4,10 +4,12 @@ from django.views.generic import RedirectView
 
 from config.views import health
 from invoices.api import api
+from invoices.provider_views import provider_notify
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("healthz", health, name="health"),
+    path("providers/<slug:connector>/notify", provider_notify, name="provider-notify"),
 ]

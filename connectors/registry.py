@@ -1,11 +1,13 @@
 """Connectors by name: the `connector` of a service picks one of these."""
 
 from connectors.base import Connector
+from connectors.http import HttpProviderConnector
 from connectors.sandbox import SandboxConnector
 from connectors.static import StaticConnector
 
 _CONNECTORS: dict[str, Connector] = {
-    connector.name: connector for connector in (SandboxConnector(), StaticConnector())
+    connector.name: connector
+    for connector in (SandboxConnector(), StaticConnector(), HttpProviderConnector())
 }
 
 

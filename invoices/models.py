@@ -373,3 +373,34 @@ class CallbackAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ProviderEvent(models.Model):
+    """A verified provider notification, kept once per provider event id."""
+
+    connector = models.CharField(max_length=50)
+    event_id = models.CharField(max_length=255)
+    provider_reference = models.CharField(max_length=255)
+    status = models.CharField(max_length=32)
+    resolution = models.CharField(max_length=32)
+    message = models.TextField(blank=True)
+    processed_amount = models.DecimalField(**AMOUNT_FIELD, null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            # A provider repeating an event (retries, bugs) cannot apply it twice.
+            models.UniqueConstraint(fields=["connector", "event_id"], name="provider_event_unique")
+        ]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                condition=Q(processed_at__isnull=True),
+                name="provider_event_unprocessed",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connector}:{self.event_id}"

@@ -45,6 +45,7 @@ from invoices.models import (
     InvoiceEvent,
     Merchant,
     MerchantService,
+    ProviderEvent,
     Service,
 )
 from invoices.state_machine import (
@@ -823,3 +824,80 @@ def invoices_poll_soon(*, invoice_ids: list[str]) -> int:
     for invoice_id in waiting:
         tasks.poll_invoice.delay_on_commit(invoice_id=invoice_id)
     return len(waiting)
+
+
+# Provider notifications -----------------------------------------------------------
+
+
+class NotificationRefused(Exception):
+    """Not a notification we accept: unknown connector, bad signature, malformed body."""
+
+
+def provider_notification_receive(*, connector_name: str, request) -> bool:
+    """Verify and keep a provider's notification; processing happens in a task.
+
+    Returns False for an event id already received (the provider repeats itself).
+    """
+    try:
+        connector = get_connector(connector_name)
+        notification = connector.parse_notification(request)
+    except (UnknownConnector, ProviderRejected) as refused:
+        raise NotificationRefused(str(refused)) from None
+    from invoices import tasks
+
+    answer = notification.status
+    try:
+        with transaction.atomic():
+            event = ProviderEvent.objects.create(
+                connector=connector.name,
+                event_id=notification.event_id,
+                provider_reference=notification.provider_reference,
+                status=answer.status,
+                resolution=answer.resolution,
+                message=answer.message or "",
+                processed_amount=answer.processed_amount,
+            )
+            tasks.process_provider_event.delay_on_commit(event_pk=event.pk)
+    except IntegrityError:
+        return False
+    return True
+
+
+def provider_event_process(*, event_pk: int) -> None:
+    """Apply a kept notification to its invoice, once."""
+    event = ProviderEvent.objects.filter(pk=event_pk, processed_at__isnull=True).first()
+    if event is None:
+        return
+    invoice_id = (
+        Invoice.objects.filter(
+            connector=event.connector, provider_reference=event.provider_reference
+        )
+        .values_list("id", flat=True)
+        .first()
+    )
+    if invoice_id is None:
+        outcome = "no invoice has this provider reference"
+    else:
+        moved = invoice_apply_provider_status(
+            invoice_id=invoice_id,
+            answer=ProviderStatus(
+                status=event.status,
+                resolution=event.resolution,
+                message=event.message or None,
+                processed_amount=event.processed_amount,
+            ),
+            cause="provider_notified",
+            actor=Actor("connector", event.connector),
+        )
+        outcome = f"applied to {invoice_id}" if moved else f"nothing to apply to {invoice_id}"
+    ProviderEvent.objects.filter(pk=event_pk).update(processed_at=timezone.now(), outcome=outcome)
+
+
+def provider_events_sweep(*, older_than_seconds: float = 30) -> list[int]:
+    """Notifications kept but not processed (their task was lost): to process again."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        ProviderEvent.objects.filter(processed_at__isnull=True, received_at__lte=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:500]
+    )

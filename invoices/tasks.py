@@ -48,6 +48,17 @@ def expire_overdue_invoices() -> None:
     services.invoices_expire_overdue()
 
 
+@shared_task(acks_late=True)
+def process_provider_event(*, event_pk: int) -> None:
+    services.provider_event_process(event_pk=event_pk)
+
+
+@shared_task
+def sweep_provider_events() -> None:
+    for event_pk in services.provider_events_sweep():
+        process_provider_event.delay(event_pk=event_pk)
+
+
 @shared_task
 def purge_idempotency_keys() -> None:
     services.idempotency_keys_purge()
