@@ -44,8 +44,29 @@ DEMO_SERVICES = [
                 "iban": "UA213223130000026007233566001",
                 "receiver_code": "12345678",
                 "bank_name": "АТ «Демо Банк»",
-                "purpose": "Оплата за замовлення",
-            }
+                "purpose": "Оплата замовлення {reference_id}",
+            },
+            "national_qr": "nbu",
+        },
+        "lifetime": timedelta(days=3),
+    },
+    {
+        "code": "sepa_qr_eur_invoice",
+        "method_code": "sepa_qr",
+        "method_name": "SEPA transfer",
+        "method_logo": "methods/bank_transfer.svg",
+        "currency": "EUR",
+        "display_kind": "invoice",
+        "connector": "static",
+        "connector_settings": {
+            "requisites": {
+                "receiver_name": "Demo Shop GmbH",
+                "iban": "DE89370400440532013000",
+                "bank_code": "COBADEFFXXX",
+                "bank_name": "Demo Bank AG",
+                "purpose": "Order {reference_id}",
+            },
+            "national_qr": "epc",
         },
         "lifetime": timedelta(days=3),
     },
@@ -57,8 +78,21 @@ DEMO_SERVICES = [
         "currency": "INR",
         "display_kind": "qr",
         "connector": "static",
+        "connector_settings": {"scheme": "upi", "vpa": "demoshop@upi", "payee_name": "Demo Shop"},
+    },
+    {
+        "code": "pix_qr_brl_invoice",
+        "method_code": "pix_qr",
+        "method_name": "Pix",
+        "method_logo": "methods/pix_qr.svg",
+        "currency": "BRL",
+        "display_kind": "qr",
+        "connector": "static",
         "connector_settings": {
-            "requisites": {"qr_code": "upi://pay?pa=demoshop@upi&pn=Demo%20Shop&cu=INR"}
+            "scheme": "pix",
+            "key": "pagamentos@demoshop.com.br",
+            "merchant_name": "DEMO SHOP",
+            "merchant_city": "SAO PAULO",
         },
     },
     {
@@ -69,13 +103,7 @@ DEMO_SERVICES = [
         "currency": "MXN",
         "display_kind": "barcode",
         "connector": "static",
-        "connector_settings": {
-            "requisites": {
-                "barcode": "93000001234567",
-                "barcode_format": "code128",
-                "reference": "9300 0001 2345 67",
-            }
-        },
+        "connector_settings": {"barcode_format": "code128", "reference_prefix": "93"},
         "lifetime": timedelta(days=2),
     },
     {
@@ -95,6 +123,17 @@ DEMO_SERVICES = [
         },
     },
     {
+        # Unique details per invoice from a provider over HTTP (the emulator in the demo).
+        "code": "provider_card_transfer_uah_invoice",
+        "method_code": "provider_card_transfer",
+        "method_name": "Card transfer (provider)",
+        "method_logo": "methods/card_transfer.svg",
+        "currency": "UAH",
+        "display_kind": "card_transfer",
+        "connector": "http",
+        "connector_settings": {},
+    },
+    {
         "code": "bank_app_deeplink_uah_invoice",
         "method_code": "bank_app_deeplink",
         "method_name": "Pay in your bank app",
@@ -103,7 +142,10 @@ DEMO_SERVICES = [
         "display_kind": "deeplink",
         "connector": "static",
         "connector_settings": {
-            "requisites": {"deeplink": "https://bank.example/pay?receiver=demo-shop"}
+            "requisites": {
+                "deeplink": "https://bank.example/pay?receiver=demo-shop&amount={amount}"
+                "&reference={reference}"
+            }
         },
     },
 ]

@@ -43,11 +43,14 @@ def _assert_demo_stable(outputs, counts):
             "bank_transfer_uah_invoice",
             "card_transfer_uah_invoice",
             "cash_voucher_mxn_invoice",
+            "pix_qr_brl_invoice",
+            "provider_card_transfer_uah_invoice",
+            "sepa_qr_eur_invoice",
             "test_uah_invoice",
             "upi_qr_inr_invoice",
         ],
         "merchants": 1,
-        "links": 6,
+        "links": 9,
         "admins": 1,
     }
 

@@ -3,6 +3,7 @@
 import json
 import socket
 import time
+from decimal import Decimal
 
 import pytest
 import requests
@@ -339,3 +340,25 @@ def test_duplicated_and_out_of_order_notifications_change_nothing_twice(end_to_e
     moves = InvoiceEvent.objects.filter(invoice=invoice).values_list("to_status", flat=True)
     assert list(moves) == ["created", "processing", "processed"]
     assert RefusedMove.objects.filter(invoice=invoice, to_status="process_pending").exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_provider_service_issues_a_valid_card_per_invoice(provider):
+    from connectors.codes.cards import luhn_valid
+    from invoices.demo import demo_load
+    from invoices.models import Merchant
+    from invoices.services import invoice_create
+    from invoices.state_machine import Actor
+
+    demo_load()
+    invoice = invoice_create(
+        merchant=Merchant.objects.get(name="Demo Shop"),
+        service_code="provider_card_transfer_uah_invoice",
+        reference_id="demo-1",
+        amount=Decimal("150.00"),
+        currency="UAH",
+        test_mode=True,
+        actor=Actor("test"),
+    )
+    assert invoice.status == "created", invoice.resolution_message
+    assert luhn_valid(invoice.requisites["card_number"])

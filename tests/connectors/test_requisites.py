@@ -1,6 +1,5 @@
 import pytest
 
-from connectors.registry import get_connector
 from connectors.requisites import requisites_problems
 
 
@@ -36,16 +35,3 @@ def test_complete_requisites_pass(kind, requisites):
 def test_incomplete_requisites_say_what_is_missing(kind, requisites, problem):
     problems = requisites_problems(kind, requisites)
     assert any(problem in p for p in problems), problems
-
-
-def test_static_connector_checks_its_settings_against_the_display_kind():
-    static = get_connector("static")
-    assert static.settings_problems(settings={}, display_kind="qr") == [
-        "settings need a 'requisites' object"
-    ]
-    assert (
-        static.settings_problems(settings={"requisites": {"qr_code": "x"}}, display_kind="qr") == []
-    )
-    assert static.settings_problems(
-        settings={"requisites": {"qr_code": "x"}}, display_kind="card_transfer"
-    ) == ["'card_number' must be a non-empty string"]

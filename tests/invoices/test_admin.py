@@ -177,7 +177,7 @@ def test_a_valid_service_is_saved(admin_client_logged_in):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"connector_settings": "{}"}, "settings need a &#x27;requisites&#x27; object"),
+        ({"connector_settings": "{}"}, "&#x27;qr_code&#x27; must be a non-empty string"),
         (
             {"confirmation_schema": '{"utr": {"required": true, "regexp": "(a)\\\\1"}}'},
             "RE2 cannot compile it",

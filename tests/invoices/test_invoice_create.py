@@ -249,7 +249,8 @@ def test_demo_services_of_every_display_kind_issue_requisites():
     demo_load()
     merchant = Merchant.objects.get(name="Demo Shop")
     kinds = set()
-    for number, service in enumerate(Service.objects.all()):
+    # The provider's service is exercised against the emulator in tests/connectors.
+    for number, service in enumerate(Service.objects.exclude(connector="http")):
         invoice = invoice_create(
             merchant=merchant,
             service_code=service.code,
