@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from config.views import health
@@ -10,6 +10,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("hpp/", include("checkout.urls")),
     path("healthz", health, name="health"),
     path("providers/<slug:connector>/notify", provider_notify, name="provider-notify"),
 ]

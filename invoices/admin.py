@@ -74,7 +74,14 @@ class MerchantAdmin(admin.ModelAdmin):
         ),
         (
             "Callbacks and checkout",
-            {"fields": ["callback_url", "callbacks_only_final", "require_signed_links"]},
+            {
+                "fields": [
+                    "callback_url",
+                    "callbacks_only_final",
+                    "require_signed_links",
+                    "frame_ancestors",
+                ]
+            },
         ),
     ]
     inlines = [MerchantServiceInline]

@@ -46,6 +46,17 @@ class Merchant(models.Model):
         default=False,
         help_text="Refuse checkout links without a valid HMAC signature.",
     )
+    frame_ancestors = models.CharField(
+        max_length=1000,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^(https?://[A-Za-z0-9.\-]+(:[0-9]+)?)?( https?://[A-Za-z0-9.\-]+(:[0-9]+)?)*$",
+                "Space-separated origins such as https://shop.example.",
+            )
+        ],
+        help_text="Origins allowed to show the hosted page in an iframe (none by default).",
+    )
     is_active = models.BooleanField(default=True)
     services = models.ManyToManyField(
         "Service", through="MerchantService", related_name="merchants", blank=True

@@ -49,6 +49,42 @@ def service_enabled_for_merchant(*, merchant: Merchant, service_code: str) -> Se
     return link.service if link else None
 
 
+def merchant_by_public_key(*, public_key: str) -> tuple[Merchant, bool] | None:
+    """The merchant and the key's mode (True = test) for a public key, else None."""
+    if public_key.startswith(keys.PUBLIC_KEY_PREFIXES[True]):
+        found = Merchant.objects.filter(public_key_test=public_key, is_active=True).first()
+        return (found, True) if found else None
+    if public_key.startswith(keys.PUBLIC_KEY_PREFIXES[False]):
+        found = Merchant.objects.filter(public_key_live=public_key, is_active=True).first()
+        return (found, False) if found else None
+    return None
+
+
+def services_enabled_for_merchant(*, merchant: Merchant, currency: str) -> list[Service]:
+    return list(
+        Service.objects.filter(
+            merchantservice__merchant=merchant,
+            merchantservice__enabled=True,
+            enabled=True,
+            currency=currency,
+        ).order_by("method_name")
+    )
+
+
+def service_code_for_method(*, merchant: Merchant, method_code: str, currency: str) -> str | None:
+    return (
+        Service.objects.filter(
+            merchantservice__merchant=merchant,
+            merchantservice__enabled=True,
+            enabled=True,
+            method_code=method_code,
+            currency=currency,
+        )
+        .values_list("code", flat=True)
+        .first()
+    )
+
+
 def invoice_id_by_reference(
     *, merchant: Merchant, test_mode: bool, reference_id: str
 ) -> str | None:

@@ -299,7 +299,7 @@ def invoice_create(
     raise AssertionError("unreachable")
 
 
-def _invoice_data(invoice: Invoice, service: Service) -> InvoiceData:
+def invoice_data(invoice: Invoice, service: Service) -> InvoiceData:
     return InvoiceData(
         id=invoice.id,
         reference_id=invoice.reference_id,
@@ -321,7 +321,7 @@ def _issue_requisites(
 ) -> tuple[IssuedRequisites | None, str | None]:
     """The connector's requisites, or why there are none. Runs outside any transaction."""
     try:
-        issued = connector.issue_requisites(_invoice_data(invoice, service))
+        issued = connector.issue_requisites(invoice_data(invoice, service))
     except ProviderError as error:
         logger.warning(
             "invoice %s: %s could not issue requisites: %s", invoice.id, connector.name, error
@@ -585,7 +585,7 @@ def invoice_forward_confirmation(*, invoice_id: str) -> Invoice | None:
     connector = get_connector(invoice.connector)
     try:
         answer = connector.forward_confirmation(
-            _invoice_data(invoice, invoice.service), invoice.confirmation_payload or {}
+            invoice_data(invoice, invoice.service), invoice.confirmation_payload or {}
         )
     except ProviderRejected as rejected:
         answer = ProviderStatus(
@@ -742,7 +742,7 @@ def invoice_poll(*, invoice_id: str, actor: Actor | None = None) -> Invoice | No
         return invoice
     connector = get_connector(invoice.connector)
     try:
-        answer = connector.fetch_status(_invoice_data(invoice, invoice.service))
+        answer = connector.fetch_status(invoice_data(invoice, invoice.service))
     except ProviderError as error:
         # The next poll is already scheduled; this one is only logged.
         logger.warning("invoice %s: polling %s failed: %s", invoice_id, connector.name, error)

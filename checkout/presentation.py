@@ -1,0 +1,88 @@
+"""How an invoice reads on the hosted page: labels, grouped numbers, amounts in the language."""
+
+from dataclasses import dataclass
+
+from babel.numbers import format_currency
+from django.utils.translation import gettext_lazy as _
+
+from connectors.codes.cards import card_number_grouped
+from invoices.currencies import amount_in_currency
+from invoices.models import Invoice
+from invoices.statuses import FINAL_STATUSES, Status
+
+STATUS_TEXT = {
+    Status.CREATED: _("Waiting for your payment"),
+    Status.PROCESSING: _("Checking your payment"),
+    Status.PROCESS_PENDING: _("Your bank is confirming the payment"),
+    Status.PROCESSED: _("Paid"),
+    Status.PARTIALLY_PROCESSED: _("Partially paid"),
+    Status.PROCESS_FAILED: _("Payment failed"),
+    Status.EXPIRED: _("This invoice has expired"),
+    Status.TERMINATED: _("This invoice was cancelled"),
+}
+STATUS_TONE = {
+    Status.PROCESSED: "success",
+    Status.PARTIALLY_PROCESSED: "warning",
+    Status.PROCESS_FAILED: "error",
+    Status.EXPIRED: "error",
+    Status.TERMINATED: "error",
+}
+
+# Requisites in the order a customer reads them, with their labels.
+REQUISITE_LABELS = {
+    "receiver_name": _("Receiver"),
+    "iban": _("IBAN"),
+    "account_number": _("Account number"),
+    "receiver_code": _("Receiver code"),
+    "bank_name": _("Bank"),
+    "bank_code": _("Bank code (BIC)"),
+    "purpose": _("Payment purpose"),
+    "card_number": _("Card number"),
+    "card_holder": _("Card holder"),
+    "reference": _("Reference"),
+    "barcode": _("Barcode number"),
+    "invoice_receipt_number": _("Invoice receipt number"),
+}
+# Shown as images or buttons rather than as rows of text.
+_NOT_ROWS = {"qr_code", "deeplink", "barcode_format"}
+
+
+@dataclass(frozen=True)
+class RequisiteRow:
+    key: str
+    label: str
+    shown: str  # for the eye: card numbers grouped in fours
+    value: str  # for the clipboard: exactly what a bank form takes
+
+
+def requisite_rows(invoice: Invoice) -> list[RequisiteRow]:
+    requisites = invoice.requisites
+    ordered = [key for key in REQUISITE_LABELS if key in requisites]
+    ordered += sorted(key for key in requisites if key not in REQUISITE_LABELS)
+    rows = []
+    for key in ordered:
+        if key in _NOT_ROWS:
+            continue
+        value = requisites[key]
+        shown = card_number_grouped(value) if key == "card_number" else value
+        label = REQUISITE_LABELS.get(key, key.replace("_", " ").capitalize())
+        rows.append(RequisiteRow(key=key, label=str(label), shown=shown, value=value))
+    return rows
+
+
+def money(amount, currency: str, language: str) -> str:
+    """2 126,68 ₴ in Ukrainian, UAH 2,126.68 in English: the reader's own way."""
+    locale = {"uk": "uk_UA", "en": "en_US"}.get(language, "en_US")
+    return format_currency(amount_in_currency(amount, currency), currency, locale=locale)
+
+
+def is_final(invoice: Invoice) -> bool:
+    return invoice.status in FINAL_STATUSES
+
+
+def qr_text(invoice: Invoice) -> str | None:
+    """The text the page's QR code encodes, if the display kind has one."""
+    requisites = invoice.requisites
+    if invoice.service.display_kind == "deeplink":
+        return requisites.get("deeplink")
+    return requisites.get("qr_code")

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from checkout import views
+
+urlpatterns = [
+    path("", views.hosted_page, name="hpp"),
+    path("<str:invoice_id>/confirm", views.confirm, name="hpp-confirm"),
+    path("<str:invoice_id>/status", views.status, name="hpp-status"),
+    path("<str:invoice_id>/simulate", views.simulate, name="hpp-simulate"),
+    path("<str:invoice_id>/qr.svg", views.qr_image_svg, name="hpp-qr-svg"),
+    path("<str:invoice_id>/qr.png", views.qr_image_png, name="hpp-qr-png"),
+    path("<str:invoice_id>/barcode.svg", views.barcode_image_svg, name="hpp-barcode-svg"),
+]

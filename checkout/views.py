@@ -1,0 +1,310 @@
+"""The hosted pages (contract section 2). Each view makes one call into services or selectors."""
+
+import hashlib
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import translation
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from checkout import presentation, services
+from connectors.codes import PaymentCodeError
+from connectors.codes.barcodes import barcode_svg
+from connectors.codes.qr import qr_png, qr_svg
+from invoices import ratelimit, selectors
+from invoices import services as invoice_services
+from invoices.models import Invoice
+from invoices.state_machine import Actor
+
+LANGUAGES = ("en", "uk")
+POLL_SECONDS = 3
+RETURN_AFTER_SECONDS = 5
+
+
+def _language(request: HttpRequest, invoice: Invoice | None = None) -> str:
+    asked = request.GET.get("locale") or (invoice.locale if invoice else None)
+    if asked in LANGUAGES:
+        return asked
+    return request.LANGUAGE_CODE if request.LANGUAGE_CODE in LANGUAGES else "en"
+
+
+def _page(request, template: str, context: dict, *, language: str, status: int = 200):
+    with translation.override(language):
+        response = render(request, template, {**context, "language": language}, status=status)
+    response["Content-Language"] = language
+    return response
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return _page(
+        request,
+        "checkout/message.html",
+        {"kind": "not_found"},
+        language=_language(request),
+        status=404,
+    )
+
+
+@xframe_options_exempt  # framing is governed by the CSP frame-ancestors of the merchant
+@require_GET
+def hosted_page(request: HttpRequest) -> HttpResponse:
+    if "cpi" in request.GET:
+        invoice = selectors.invoice_get(invoice_id=request.GET["cpi"])
+        return _invoice_page(request, invoice) if invoice else _not_found(request)
+    if "public_key" in request.GET:
+        return _checkout_link(request)
+    return _not_found(request)
+
+
+def _invoice_context(
+    request, invoice: Invoice, *, language: str, errors=None, values=None, notice=None
+):
+    final = presentation.is_final(invoice)
+    return {
+        "invoice": invoice,
+        "service": invoice.service,
+        "merchant_name": invoice.merchant.name,
+        "amount": presentation.money(invoice.amount, invoice.currency, language),
+        "processed_amount": (
+            presentation.money(invoice.processed_amount, invoice.currency, language)
+            if invoice.processed_amount is not None
+            else None
+        ),
+        "rows": presentation.requisite_rows(invoice),
+        "has_qr": presentation.qr_text(invoice) is not None,
+        "final": final,
+        "status_text": presentation.STATUS_TEXT[invoice.status],
+        "status_tone": presentation.STATUS_TONE.get(invoice.status, "info"),
+        "poll_seconds": POLL_SECONDS,
+        "return_url": services.return_url(invoice),
+        "return_after": RETURN_AFTER_SECONDS,
+        "show_form": invoice.status == "created"
+        and bool(invoice.confirmation_schema)
+        and not final,
+        "fields": _form_fields(invoice, errors or {}, values or {}),
+        "notice": notice,
+        "test_panel": invoice.test_mode and not final,
+    }
+
+
+def _form_fields(invoice: Invoice, errors: dict, values: dict) -> list[dict]:
+    fields = []
+    for name, spec in invoice.confirmation_schema.items():
+        fields.append(
+            {
+                "name": name,
+                "label": spec.get("label") or name.replace("_", " ").capitalize(),
+                "required": bool(spec.get("required")),
+                "pattern": spec.get("regexp", ""),
+                "example": spec.get("example") or "",
+                "inputmode": "numeric" if spec.get("type") == "number" else "text",
+                "input_type": {"email": "email", "tel": "tel"}.get(spec.get("type"), "text"),
+                "value": values.get(name, ""),
+                "error": errors.get(name),
+            }
+        )
+    return fields
+
+
+def _invoice_page(request, invoice: Invoice, *, errors=None, values=None, notice=None, status=200):
+    language = _language(request, invoice)
+    context = _invoice_context(
+        request, invoice, language=language, errors=errors, values=values, notice=notice
+    )
+    response = _page(request, "checkout/invoice.html", context, language=language, status=status)
+    response.frame_ancestors = invoice.merchant.frame_ancestors
+    return response
+
+
+def _checkout_link(request: HttpRequest) -> HttpResponse:
+    language = _language(request)
+    try:
+        link = services.checkout_link_read(query=request.GET)
+        if not (link.parameters.get("service") or link.parameters.get("method")):
+            choices = [
+                {"service": service, "href": link.with_service(service.code)}
+                for service in services.checkout_services(link=link)
+            ]
+            return _page(
+                request,
+                "checkout/select.html",
+                {
+                    "merchant_name": link.merchant.name,
+                    "choices": choices,
+                    "currency": link.parameters["currency"],
+                    "amount": _link_amount(link, language),
+                },
+                language=language,
+            )
+        invoice = services.checkout_invoice_for_link(link=link)
+    except services.LinkRefused as refused:
+        return _page(
+            request,
+            "checkout/message.html",
+            {"kind": "refused", "detail": str(refused)},
+            language=language,
+            status=403,
+        )
+    except services.LinkInvalid as invalid:
+        return _page(
+            request,
+            "checkout/message.html",
+            {"kind": "invalid", "problems": invalid.problems},
+            language=language,
+            status=400,
+        )
+    return HttpResponseRedirect(f"/hpp/?cpi={invoice.id}")
+
+
+def _link_amount(link, language: str) -> str:
+    amount, currency = link.parameters["amount"], link.parameters["currency"]
+    try:
+        return presentation.money(Decimal(amount), currency, language)
+    except (InvalidOperation, KeyError, ValueError):
+        # Not a currency or amount we know: shown as written; choosing will say what is wrong.
+        return f"{amount} {currency}"
+
+
+@require_POST
+def confirm(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    invoice = selectors.invoice_get(invoice_id=invoice_id)
+    if invoice is None:
+        return _not_found(request)
+    values = {
+        name: request.POST[name].strip()
+        for name in invoice.confirmation_schema
+        if request.POST.get(name, "").strip()
+    }
+    errors, notice = {}, None
+    if not ratelimit.allow(
+        f"confirm:{ratelimit.client_address(request)}",
+        limit=settings.CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE,
+        window_seconds=60,
+    ):
+        notice = "rate_limited"
+    else:
+        try:
+            invoice_services.invoice_confirm(
+                invoice_id=invoice_id, payload=values, actor=Actor("customer", "hosted_page")
+            )
+        except invoice_services.ConfirmationRejected as rejected:
+            errors = {problem.field: problem.code for problem in rejected.problems}
+        except invoice_services.ConfirmationLocked:
+            notice = "locked"
+        except invoice_services.InvoiceNotConfirmable:
+            notice = "not_confirmable"
+    invoice = selectors.invoice_get(invoice_id=invoice_id)
+    failed = bool(errors or notice)
+    if request.htmx:
+        language = _language(request, invoice)
+        context = _invoice_context(
+            request, invoice, language=language, errors=errors, values=values, notice=notice
+        )
+        return _page(request, "checkout/partials/state.html", context, language=language)
+    if failed:
+        return _invoice_page(
+            request, invoice, errors=errors, values=values, notice=notice, status=422
+        )
+    return HttpResponseRedirect(f"/hpp/?cpi={invoice_id}", status=303)
+
+
+@require_GET
+def status(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    invoice = selectors.invoice_get(invoice_id=invoice_id)
+    if invoice is None:
+        return _not_found(request)
+    language = _language(request, invoice)
+    context = _invoice_context(request, invoice, language=language)
+    return _page(request, "checkout/partials/status.html", context, language=language)
+
+
+@require_POST
+def simulate(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    try:
+        invoice = services.invoice_simulate(
+            invoice_id=invoice_id, outcome=request.POST.get("outcome", "")
+        )
+    except services.SimulationRefused:
+        invoice = selectors.invoice_get(invoice_id=invoice_id)
+        if invoice is None:
+            return _not_found(request)
+    if request.htmx:
+        language = _language(request, invoice)
+        return _page(
+            request,
+            "checkout/partials/state.html",
+            _invoice_context(request, invoice, language=language),
+            language=language,
+        )
+    return HttpResponseRedirect(f"/hpp/?cpi={invoice_id}", status=303)
+
+
+# Images ------------------------------------------------------------------------
+
+
+def _image(request: HttpRequest, *, key: str, render_image, content_type: str) -> HttpResponse:
+    """Strong ETag from the content's identity; rendered once, then served from the cache."""
+    etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponse(status=304)
+    else:
+        body = cache.get(f"image:{etag}")
+        if body is None:
+            body = render_image()
+            cache.set(f"image:{etag}", body, timeout=24 * 3600)
+        response = HttpResponse(body, content_type=content_type)
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _qr(request: HttpRequest, invoice_id: str, *, png: bool) -> HttpResponse:
+    invoice = selectors.invoice_get(invoice_id=invoice_id)
+    text = presentation.qr_text(invoice) if invoice else None
+    if not text:
+        return _not_found(request)
+    if png:
+        return _image(
+            request,
+            key=f"qr.png:{text}",
+            render_image=lambda: qr_png(text),
+            content_type="image/png",
+        )
+    return _image(
+        request,
+        key=f"qr.svg:{text}",
+        render_image=lambda: qr_svg(text),
+        content_type="image/svg+xml",
+    )
+
+
+@require_GET
+def qr_image_svg(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    return _qr(request, invoice_id, png=False)
+
+
+@require_GET
+def qr_image_png(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    return _qr(request, invoice_id, png=True)
+
+
+@require_GET
+def barcode_image_svg(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    invoice = selectors.invoice_get(invoice_id=invoice_id)
+    requisites = invoice.requisites if invoice else {}
+    value, barcode_format = requisites.get("barcode"), requisites.get("barcode_format")
+    if not value or not barcode_format:
+        return _not_found(request)
+    try:
+        return _image(
+            request,
+            key=f"barcode:{barcode_format}:{value}",
+            render_image=lambda: barcode_svg(value=value, barcode_format=barcode_format),
+            content_type="image/svg+xml",
+        )
+    except PaymentCodeError:
+        return _not_found(request)
