@@ -31,6 +31,10 @@ class Command(BaseCommand):
                     f"    secret_key_test {merchant.secret_key_test}",
                     f"    public_key_test {merchant.public_key_test}",
                     f"    webhook_secret  {merchant.webhook_secret}",
+                    "  Try the hosted checkout (method selection, then the invoice page):",
+                    f"    {base}/hpp/?public_key={merchant.public_key_test}"
+                    "&amount=150.00&currency=UAH&reference_id=demo-checkout-1",
+                    f"  API docs:         {base}/api/docs",
                 ]
             )
         )
