@@ -255,6 +255,7 @@ def end_to_end(http_shop, provider, live_server, settings, tmp_path):
             PUBLIC_BASE_URL=live_server.url,
             POLL_FIRST_DELAY_SECONDS="1",
             CALLBACK_RETRY_BASE_SECONDS="1",
+            PROVIDER_HTTP_READ_TIMEOUT_SECONDS="1",
         ),
         name="e2e",
         beat=True,
@@ -362,3 +363,19 @@ def test_the_demo_provider_service_issues_a_valid_card_per_invoice(provider):
     )
     assert invoice.status == "created", invoice.resolution_message
     assert luhn_valid(invoice.requisites["card_number"])
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("fault", [{"fail_next": 1}, {"malformed_next": 1}, {"timeout_next": 1}])
+def test_a_faulty_provider_still_ends_paid_with_exactly_two_callbacks(end_to_end, provider, fault):
+    data = end_to_end.invoice()
+    provider.faults(**fault)  # the forward of the confirmation meets it, and is retried
+    assert end_to_end.shop.confirm(data["id"], {"message": "paid"}).status_code == 202
+    invoice, received = end_to_end.settled(data["id"], "processed", callbacks=2, timeout=60)
+    assert invoice.status == "processed"
+    assert [r["status"] for r in sorted(received, key=lambda r: r["sequence"])] == [
+        "processing",
+        "processed",
+    ]
