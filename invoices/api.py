@@ -236,6 +236,14 @@ def _read_document(request: HttpRequest, model: type[pydantic.BaseModel]):
         raise validation_error(error) from None
 
 
+def _field_errors(problems, *, under: str) -> ApiError:
+    """One 422 error per refused field, pointing at it below `under`."""
+    return ApiError(
+        422,
+        [ErrorItem(code=p.code, detail=p.detail, pointer=f"{under}/{p.field}") for p in problems],
+    )
+
+
 def _json(body: bytes, status: int = 200, **headers: str) -> HttpResponse:
     response = HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
     for name, value in headers.items():
@@ -354,13 +362,7 @@ def _create_response(caller: ApiCaller, document: InvoiceCreateDocument) -> Http
             options=attributes.options,
         )
     except services.InvoiceRejected as rejected:
-        raise ApiError(
-            422,
-            [
-                ErrorItem(code=p.code, detail=p.detail, pointer=f"/data/attributes/{p.field}")
-                for p in rejected.problems
-            ],
-        ) from None
+        raise _field_errors(rejected.problems, under="/data/attributes") from None
     except services.DuplicateReference as duplicate:
         raise ApiError.single(
             409,
@@ -519,11 +521,5 @@ def confirm_invoice(request: HttpRequest, invoice_id: str):
     except services.InvoiceNotConfirmable as refused:
         raise ApiError.single(409, "not_confirmable", str(refused)) from None
     except services.ConfirmationRejected as rejected:
-        raise ApiError(
-            422,
-            [
-                ErrorItem(code=p.code, detail=p.detail, pointer=f"/payload/{p.field}")
-                for p in rejected.problems
-            ],
-        ) from None
+        raise _field_errors(rejected.problems, under="/payload") from None
     return _json(invoice_document(invoice), 202)

@@ -66,3 +66,16 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
     payment_amount = factory.SelfAttribute("amount")
     requisites = factory.LazyFunction(lambda: {"invoice_receipt_number": "1764077421"})
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=1))
+
+
+def move_to_processing(invoice_id: str):
+    """The move a confirmation makes, without one: for tests about what follows a move."""
+    from invoices.state_machine import Actor, invoice_move_status
+
+    return invoice_move_status(
+        invoice_id=invoice_id,
+        to_status="processing",
+        resolution="ok",
+        cause="test",
+        actor=Actor("test"),
+    )

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from invoices import callbacks
 from invoices.models import CallbackDelivery, Invoice, InvoiceEvent
-from invoices.state_machine import Actor, invoice_move_status
+from tests.factories import move_to_processing
 
 pytestmark = pytest.mark.django_db
 
@@ -17,13 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def failing_callback(shop):
     invoice_id = shop.create("order-1", callback_url="http://127.0.0.1:9/cb").json()["data"]["id"]
-    invoice_move_status(
-        invoice_id=invoice_id,
-        to_status="processing",
-        resolution="ok",
-        cause="test",
-        actor=Actor("test"),
-    )
+    move_to_processing(invoice_id)
     callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
     return invoice_id
 

@@ -15,8 +15,8 @@ from django.test import Client
 
 from invoices.models import CallbackDelivery
 from invoices.selectors import merchant_credentials
-from invoices.state_machine import Actor, invoice_move_status
 from tests.api import API
+from tests.factories import move_to_processing
 from tests.merchant_verifier import verify_legacy, verify_standard_webhook
 from tests.processes import PROJECT_ROOT, celery_worker, project_env, worker_database_url
 from tests.receiver import CallbackReceiver
@@ -80,13 +80,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(shop, tmp_path):
     receiver = CallbackReceiver(delays=[4])
     try:
         invoice_id = shop.create("order-1", callback_url=receiver.url).json()["data"]["id"]
-        invoice_move_status(
-            invoice_id=invoice_id,
-            to_status="processing",
-            resolution="ok",
-            cause="test",
-            actor=Actor("test"),
-        )
+        move_to_processing(invoice_id)
         first = celery_worker(env=_worker_env(tmp_path), name="doomed")
         try:
             deadline = time.monotonic() + 30
@@ -180,13 +174,7 @@ def test_a_broker_restart_between_enqueue_and_delivery_loses_nothing(shop, recei
     broker.start()
     try:
         invoice_id = shop.create("order-1", callback_url=receiver.url).json()["data"]["id"]
-        invoice_move_status(
-            invoice_id=invoice_id,
-            to_status="processing",
-            resolution="ok",
-            cause="test",
-            actor=Actor("test"),
-        )
+        move_to_processing(invoice_id)
         env = _worker_env(tmp_path, REDIS_URL=broker.url)
         enqueue = subprocess.run(
             [
