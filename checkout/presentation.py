@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from babel.numbers import format_currency
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from connectors.codes.cards import card_number_grouped
@@ -50,7 +51,7 @@ _NOT_ROWS = {"qr_code", "deeplink", "barcode_format"}
 @dataclass(frozen=True)
 class RequisiteRow:
     key: str
-    label: str
+    label: Promise | str
     shown: str  # for the eye: card numbers grouped in fours
     value: str  # for the clipboard: exactly what a bank form takes
 
@@ -65,8 +66,9 @@ def requisite_rows(invoice: Invoice) -> list[RequisiteRow]:
             continue
         value = requisites[key]
         shown = card_number_grouped(value) if key == "card_number" else value
+        # Kept lazy: the page renders it in the page's language, decided later.
         label = REQUISITE_LABELS.get(key, key.replace("_", " ").capitalize())
-        rows.append(RequisiteRow(key=key, label=str(label), shown=shown, value=value))
+        rows.append(RequisiteRow(key=key, label=label, shown=shown, value=value))
     return rows
 
 

@@ -329,5 +329,8 @@ def test_pages_speak_ukrainian(client, demo):
     _, ukrainian = _page(client, invoice, locale="uk")
     assert '<html lang="uk">' in ukrainian and '<html lang="en">' in english
     assert "2 126,68" in ukrainian.replace("\xa0", " ")
+    assert "Очікуємо на вашу оплату" in ukrainian and "Waiting for your payment" in english
+    assert "Номер квитанції" in ukrainian, "requisite labels follow ?locale=, not the browser"
+    assert "Скопіювати" in ukrainian
     by_header = client.get("/hpp/", {"cpi": invoice.id}, HTTP_ACCEPT_LANGUAGE="uk-UA,uk;q=0.9")
     assert '<html lang="uk">' in by_header.content.decode()
