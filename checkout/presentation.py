@@ -34,16 +34,23 @@ REQUISITE_LABELS = {
     "receiver_name": _("Receiver"),
     "iban": _("IBAN"),
     "account_number": _("Account number"),
+    "card_number": _("Card number"),
+    "card_holder": _("Card holder"),
+    "qr_code": _("Payment code"),
     "receiver_code": _("Receiver code"),
     "bank_name": _("Bank"),
     "bank_code": _("Bank code (BIC)"),
     "purpose": _("Payment purpose"),
-    "card_number": _("Card number"),
-    "card_holder": _("Card holder"),
     "reference": _("Reference"),
     "barcode": _("Barcode number"),
     "invoice_receipt_number": _("Invoice receipt number"),
 }
+# Labels of confirmation fields a provider names but does not label.
+FIELD_LABELS = {
+    "invoice_receipt_number": _("Invoice receipt number"),
+    "message": _("Message"),
+}
+
 # Shown as images or buttons rather than as rows of text.
 _NOT_ROWS = {"qr_code", "deeplink", "barcode_format"}
 
@@ -60,9 +67,12 @@ def requisite_rows(invoice: Invoice) -> list[RequisiteRow]:
     requisites = invoice.requisites
     ordered = [key for key in REQUISITE_LABELS if key in requisites]
     ordered += sorted(key for key in requisites if key not in REQUISITE_LABELS)
+    # A QR code no app link opens (Pix "copia e cola") is also typed or pasted:
+    # on a phone the customer cannot scan their own screen.
+    copyable_code = invoice.service.display_kind == "qr" and "deeplink" not in requisites
     rows = []
     for key in ordered:
-        if key in _NOT_ROWS:
+        if key in _NOT_ROWS and not (key == "qr_code" and copyable_code):
             continue
         value = requisites[key]
         shown = card_number_grouped(value) if key == "card_number" else value

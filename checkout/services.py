@@ -19,18 +19,6 @@ from invoices.state_machine import Actor
 from invoices.statuses import FINAL_STATUSES, Status
 
 SIGNATURE_PARAMETER = "signature"
-LINK_PARAMETERS = (
-    "public_key",
-    "amount",
-    "currency",
-    "reference_id",
-    "description",
-    "service",
-    "method",
-    "return_url",
-    "locale",
-    "expires",
-)
 
 
 class LinkRefused(Exception):
@@ -84,9 +72,9 @@ def checkout_link_read(*, query: Mapping[str, str]) -> CheckoutLink:
     Raises `LinkRefused` (unknown key, missing or wrong signature) or
     `LinkInvalid` (missing parameters).
     """
-    parameters = {
-        name: query[name] for name in (*LINK_PARAMETERS, SIGNATURE_PARAMETER) if name in query
-    }
+    # The signature covers every parameter of the link (the merchant's own
+    # tracking parameters too), as the contract says; only the known ones are used.
+    parameters = {name: query[name] for name in query}
     public_key = parameters.get("public_key", "")
     merchant = selectors.merchant_by_public_key(public_key=public_key)
     if merchant is None:

@@ -97,7 +97,8 @@ def _form_fields(invoice: Invoice, errors: dict, values: dict) -> list[dict]:
         fields.append(
             {
                 "name": name,
-                "label": spec.get("label") or name.replace("_", " ").capitalize(),
+                "label": spec.get("label")
+                or presentation.FIELD_LABELS.get(name, name.replace("_", " ").capitalize()),
                 "required": bool(spec.get("required")),
                 "pattern": spec.get("regexp", ""),
                 "example": spec.get("example") or "",

@@ -138,11 +138,7 @@ _BARCODE_VALUES: dict[str, Callable[[str], str]] = {
 def _barcode(settings: Mapping[str, Any], invoice: InvoiceData) -> dict[str, str]:
     if "reference_prefix" in settings:
         reference = str(settings["reference_prefix"]) + _serial(invoice).upper()
-        return {
-            "barcode": code128_value(reference),
-            "barcode_format": "code128",
-            "reference": reference,
-        }
+        return {"barcode": code128_value(reference), "barcode_format": "code128"}
     requisites = _fixed(settings)
     barcode_format = requisites.get("barcode_format")
     if barcode_format not in _BARCODE_VALUES:

@@ -2,18 +2,45 @@
 (function () {
   "use strict";
 
-  // Copy buttons: copy the exact value, then say so for a moment.
+  // The page's live region (#announcer) stays while the status box is replaced on every
+  // poll: a screen reader hears when the status really moves, and when a value is copied.
+  function announce(text) {
+    var region = document.getElementById("announcer");
+    if (region) region.textContent = text;
+  }
+  var shownStatus = null;
+  function followStatus() {
+    var box = document.getElementById("status");
+    if (!box) return;
+    var status = box.getAttribute("data-status");
+    if (shownStatus !== null && status !== shownStatus) {
+      announce(Array.prototype.map.call(box.querySelectorAll("p"), function (line) {
+        return line.textContent.replace(/\s+/g, " ").trim();
+      }).join(" "));
+    }
+    shownStatus = status;
+  }
+  document.addEventListener("DOMContentLoaded", followStatus);
+  document.addEventListener("htmx:afterSettle", followStatus);
+
+  // Copy buttons: copy the exact value, then say so for a moment (the button's name stays
+  // "Copy <label>", its aria-label, so the live region says it).
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button.copy");
     if (!button) return;
     var value = button.getAttribute("data-copy");
     var done = function () {
-      var original = button.textContent;
+      // Clicked again while it says "Copied": still back to its own label, 2 s after the last.
+      if (!button.hasAttribute("data-label")) button.setAttribute("data-label", button.textContent);
       button.textContent = button.getAttribute("data-copied");
       button.classList.add("copied");
-      setTimeout(function () {
-        button.textContent = original;
+      announce(button.getAttribute("data-copied"));
+      clearTimeout(button.copiedTimer);
+      button.copiedTimer = setTimeout(function () {
+        button.textContent = button.getAttribute("data-label");
         button.classList.remove("copied");
+        var region = document.getElementById("announcer");
+        if (region && region.textContent === button.getAttribute("data-copied")) announce("");
       }, 2000);
     };
     if (navigator.clipboard && window.isSecureContext) {

@@ -334,3 +334,31 @@ def test_pages_speak_ukrainian(client, demo):
     assert "Скопіювати" in ukrainian
     by_header = client.get("/hpp/", {"cpi": invoice.id}, HTTP_ACCEPT_LANGUAGE="uk-UA,uk;q=0.9")
     assert '<html lang="uk">' in by_header.content.decode()
+
+
+def test_a_signature_covers_the_merchants_own_parameters_too(client, demo):
+    demo.require_signed_links = True
+    demo.save()
+    secret = merchant_credentials(merchant=demo).secret_key_test
+    params = _link(demo, service="test_uah_invoice", utm_source="newsletter")
+    signed = dict(params, signature=link_signature(secret_key=secret, parameters=params))
+    assert client.get("/hpp/", signed).status_code == 302
+    tampered = dict(signed, utm_source="elsewhere")
+    assert client.get("/hpp/", tampered).status_code == 403
+
+
+def test_a_pix_code_can_be_copied_on_a_phone(client, demo):
+    invoice = _invoice(demo, "pix_qr_brl_invoice", "BRL")
+    _, page = _page(client, invoice, locale="en")
+    assert "Payment code" in page
+    assert f'data-copy="{invoice.requisites["qr_code"]}"' in page
+
+
+def test_details_read_in_a_natural_order_and_labels_speak_the_language(client, demo):
+    card = _invoice(demo, "card_transfer_uah_invoice", "UAH")
+    _, page = _page(client, card, locale="en")
+    assert page.index("Card number") < page.index("Card holder") < page.index(">Bank<")
+    sandbox = _invoice(demo, "test_uah_invoice", "UAH")
+    _, ukrainian = _page(client, sandbox, locale="uk")
+    form = ukrainian[ukrainian.index('id="confirm-form"') :]
+    assert "Номер квитанції" in form and "Повідомлення" in form
