@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.utils.translation import gettext_lazy as _
+
 from connectors.sandbox import SandboxConnector
 from invoices import selectors, services
 from invoices.models import Invoice, Merchant, Service
@@ -19,6 +21,20 @@ from invoices.state_machine import Actor
 from invoices.statuses import FINAL_STATUSES, Status
 
 SIGNATURE_PARAMETER = "signature"
+
+# What a customer is told about a broken link, in the page's language; the
+# merchant's API gets the technical detail instead.
+_LINK_PROBLEMS = {
+    "amount": _("The amount is missing or not valid for this payment method."),
+    "currency": _("The currency is missing or does not match the payment method."),
+    "reference_id": _("The order reference is missing or too long."),
+    "service": _("This payment method is not available."),
+    "return_url": _("The address to return to is not valid."),
+    "return_urls": _("The address to return to is not valid."),
+    "expires": _("The payment deadline is not valid."),
+    "locale": _("The language is not supported."),
+    "other": _("The link is not valid."),
+}
 
 
 class LinkRefused(Exception):
@@ -28,7 +44,7 @@ class LinkRefused(Exception):
 class LinkInvalid(Exception):
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__("; ".join(problems))
+        super().__init__("; ".join(str(problem) for problem in problems))
 
 
 def link_signature(*, secret_key: str, parameters: Mapping[str, str]) -> str:
@@ -88,7 +104,7 @@ def checkout_link_read(*, query: Mapping[str, str]) -> CheckoutLink:
             raise LinkRefused("This payment link is not signed by the shop.")
     missing = [name for name in ("amount", "currency", "reference_id") if not parameters.get(name)]
     if missing:
-        raise LinkInvalid([f"The link has no {name}." for name in missing])
+        raise LinkInvalid([_LINK_PROBLEMS[name] for name in missing])
     return CheckoutLink(merchant=merchant, test_mode=test_mode, parameters=parameters)
 
 
@@ -115,13 +131,13 @@ def checkout_invoice_for_link(*, link: CheckoutLink) -> Invoice:
     try:
         amount = Decimal(parameters["amount"])
     except InvalidOperation:
-        raise LinkInvalid(["The amount is not a number."]) from None
+        raise LinkInvalid([_LINK_PROBLEMS["amount"]]) from None
     expires_at = None
     if parameters.get("expires"):
         try:
             expires_at = datetime.fromtimestamp(int(parameters["expires"]), tz=UTC)
         except (ValueError, OverflowError, OSError):
-            raise LinkInvalid(["The expiry time is not a valid UNIX time."]) from None
+            raise LinkInvalid([_LINK_PROBLEMS["expires"]]) from None
     try:
         return services.invoice_create(
             merchant=link.merchant,
@@ -137,7 +153,10 @@ def checkout_invoice_for_link(*, link: CheckoutLink) -> Invoice:
             expires_at=expires_at,
         )
     except services.InvoiceRejected as rejected:
-        raise LinkInvalid([problem.detail for problem in rejected.problems]) from None
+        fields = dict.fromkeys(problem.field.split("/")[0] for problem in rejected.problems)
+        raise LinkInvalid(
+            [_LINK_PROBLEMS.get(field, _LINK_PROBLEMS["other"]) for field in fields]
+        ) from None
     except services.DuplicateReference as duplicate:
         # Opened twice at the same moment: both land on the one invoice.
         return selectors.invoice_get(invoice_id=duplicate.existing_id)

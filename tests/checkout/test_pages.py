@@ -362,3 +362,12 @@ def test_details_read_in_a_natural_order_and_labels_speak_the_language(client, d
     _, ukrainian = _page(client, sandbox, locale="uk")
     form = ukrainian[ukrainian.index('id="confirm-form"') :]
     assert "Номер квитанції" in form and "Повідомлення" in form
+
+
+def test_a_broken_link_is_explained_in_the_customers_language(client, demo):
+    query = _link(demo, amount="1.001", service="test_uah_invoice", locale="uk")
+    response = client.get("/hpp/", query)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Сума відсутня або не підходить для цього способу оплати." in page
+    assert "digits" not in page, "the API's technical detail stays out of the customer's page"
