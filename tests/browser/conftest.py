@@ -15,11 +15,9 @@ any of its pages logged an error: a CSP refusal, an asset that did not load, a
 script error.
 """
 
-import io
 import os
 import threading
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +25,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.zbar import pyzbar_module, read_qr_bytes
 
 try:
     from playwright.sync_api import expect
@@ -284,38 +284,13 @@ def shop_return_page():
     page.stop()
 
 
-# zbar's ZBAR_CFG_BINARY: the QR's bytes as they are, not re-encoded from a guessed charset.
-ZBAR_CFG_BINARY = 4
-
-
 @pytest.fixture(scope="session")
 def read_qr():
     """The texts of the QR codes zbar finds in a PNG, read as a phone's scanner reads them."""
-    try:
-        from pyzbar import pyzbar
-    except ImportError as error:  # pyzbar raises ImportError when libzbar0 is missing
-        if REQUIRE_SERVICES:
-            pytest.fail(f"REQUIRE_SERVICES=1 but zbar is unusable: {error}", pytrace=False)
-        pytest.skip(f"zbar is unusable: {error}")
-    from PIL import Image
-
-    create_scanner = pyzbar._image_scanner
-
-    @contextmanager
-    def binary_scanner():
-        with create_scanner() as scanner:
-            pyzbar.zbar_image_scanner_set_config(
-                scanner, pyzbar.ZBarSymbol.QRCODE, ZBAR_CFG_BINARY, 1
-            )
-            yield scanner
+    pyzbar_module()  # skip or fail here, before a browser is opened for nothing
 
     def read(png: bytes) -> list[str]:
-        original, pyzbar._image_scanner = pyzbar._image_scanner, binary_scanner
-        try:
-            found = pyzbar.decode(Image.open(io.BytesIO(png)), symbols=[pyzbar.ZBarSymbol.QRCODE])
-        finally:
-            pyzbar._image_scanner = original
-        return [symbol.data.decode("utf-8") for symbol in found]
+        return [data.decode("utf-8") for data in read_qr_bytes(png)]
 
     return read
 

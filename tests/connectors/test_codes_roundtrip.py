@@ -1,7 +1,6 @@
 """What the images carry, read back with zbar exactly as a scanner reads them."""
 
 import io
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -13,35 +12,13 @@ from connectors.codes.nbu import nbu_qr_link, nbu_qr_text
 from connectors.codes.pix import pix_dynamic, pix_static
 from connectors.codes.qr import qr_png
 from connectors.codes.upi import upi_link
-
-# pyzbar raises a plain ImportError when the libzbar0 system library is missing.
-pyzbar = pytest.importorskip("pyzbar.pyzbar", exc_type=ImportError)
-
-# zbar's ZBAR_CFG_BINARY: hand back the QR's bytes as they are. Without it zbar guesses a
-# character set and may re-encode UTF-8 it mistakes for Shift JIS.
-ZBAR_CFG_BINARY = 4
+from tests.zbar import pyzbar_module, read_qr_bytes
 
 
 @pytest.fixture
-def read_qr(monkeypatch):
-    """The bytes of every QR code zbar finds in a PNG."""
-    create_scanner = pyzbar._image_scanner
-
-    @contextmanager
-    def binary_scanner():
-        with create_scanner() as scanner:
-            pyzbar.zbar_image_scanner_set_config(
-                scanner, pyzbar.ZBarSymbol.QRCODE, ZBAR_CFG_BINARY, 1
-            )
-            yield scanner
-
-    monkeypatch.setattr(pyzbar, "_image_scanner", binary_scanner)
-
-    def read(png: bytes) -> list[bytes]:
-        found = pyzbar.decode(Image.open(io.BytesIO(png)), symbols=[pyzbar.ZBarSymbol.QRCODE])
-        return [symbol.data for symbol in found]
-
-    return read
+def read_qr():
+    pyzbar_module()
+    return read_qr_bytes
 
 
 NBU = {
@@ -127,6 +104,7 @@ def test_largest_epc_payload_fits_qr_version_13():
     ],
 )
 def test_barcode_carries_its_value(value, barcode_format, symbology):
+    pyzbar = pyzbar_module()
     found = pyzbar.decode(
         Image.open(io.BytesIO(barcode_png(value=value, barcode_format=barcode_format)))
     )
