@@ -7,7 +7,7 @@ PYTHON ?= python3
 PORT ?= 8000
 export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: install install-dev setup run test lint format
+.PHONY: install install-dev setup run test lint format bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,7 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The benchmark: the app beside a bare Django floor under wrk, on PostgreSQL and Redis.
+bench: install-dev
+	$(BIN)/python -m bench.run

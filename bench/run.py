@@ -1,0 +1,330 @@
+"""The benchmark harness: the app and a bare Django floor, side by side, under wrk.
+
+    make bench            (DATABASE_URL and REDIS_URL must point at PostgreSQL and Redis)
+
+Both run under gunicorn with one worker per CPU on the same machine, in the
+same run, and wrk drives each endpoint for the same time at the same
+concurrency. Figures are reported as ratios to the matching bare endpoint,
+because the machines are shared and noisy: an absolute number means little,
+a ratio measured side by side means a lot. Results also go to
+bench/results.json.
+"""
+
+import argparse
+import base64
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "bench" / "lua"
+APP_PORT, BARE_PORT = 8911, 8912
+BENCH_DATABASE = "coma_bench"
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass
+class Result:
+    endpoint: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    baseline: str | None = None
+    ratio: float | None = None
+
+
+def parse_wrk(output: str) -> tuple[float, float, float, int]:
+    """(requests/s, p50 ms, p99 ms, non-2xx/3xx + socket errors) from `wrk --latency` output."""
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+    def percentile(name: str) -> float:
+        value, unit = re.search(rf"^\s+{name}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
+        return float(value) * _UNITS[unit]
+
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", output))
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    if socket:
+        errors += sum(int(n) for n in socket.groups())
+    return rate, percentile("50"), percentile("99"), errors
+
+
+def database_url(name: str) -> str:
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return parts._replace(path=f"/{name}").geturl()
+
+
+def run(*args: str, env: dict, **kwargs) -> str:
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, **kwargs)
+    if result.returncode:
+        sys.exit(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def wait_until_up(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)  # noqa: S310 (loopback, our own server)
+            return
+        except OSError:
+            time.sleep(0.3)
+    sys.exit(f"{url} did not come up")
+
+
+SETUP = """
+import json, sys
+from decimal import Decimal
+from invoices.models import Merchant
+from invoices.selectors import merchant_credentials
+from invoices.services import invoice_create
+from invoices.state_machine import Actor
+
+merchant = Merchant.objects.get(name="Demo Shop")
+keys = merchant_credentials(merchant=merchant)
+def create(service, currency, reference):
+    return invoice_create(merchant=merchant, service_code=service, reference_id=reference,
+                          amount=Decimal("2126.68"), currency=currency, test_mode=True,
+                          actor=Actor("bench")).id
+kinds = {"test": ("test_uah_invoice", "UAH"), "invoice": ("bank_transfer_uah_invoice", "UAH"),
+         "qr": ("upi_qr_inr_invoice", "INR"), "barcode": ("cash_voucher_mxn_invoice", "MXN"),
+         "card_transfer": ("card_transfer_uah_invoice", "UAH"),
+         "deeplink": ("bank_app_deeplink_uah_invoice", "UAH")}
+pages = {kind: create(service, currency, f"page-{kind}") for kind, (service, currency) in kinds.items()}
+fresh = [create("upi_qr_inr_invoice", "INR", f"fresh-{n}") for n in range(COUNT)]
+confirmable = [create("test_uah_invoice", "UAH", f"confirm-{n}") for n in range(COUNT)]
+print(json.dumps({"account_id": keys.account_id, "secret_key": keys.secret_key_test,
+                  "pages": pages, "fresh": fresh, "confirmable": confirmable}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--invoices", type=int, default=3000, help="fresh invoices to confirm/render"
+    )
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
+    options = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
+        "REDIS_URL"
+    ):
+        sys.exit("make bench needs DATABASE_URL (PostgreSQL) and REDIS_URL (Redis)")
+    if not shutil.which("wrk"):
+        sys.exit("make bench needs wrk (apt-get install wrk)")
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    cpus = os.cpu_count() or 2
+    python = sys.executable
+    base = {
+        **os.environ,
+        "DATABASE_URL": database_url(BENCH_DATABASE),
+        "DJANGO_DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "MERCHANT_KEY_SECRET": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{APP_PORT}",
+        "VAR_DIR": str(workdir),
+        # The benchmark is one client: the per-client confirm limit would measure itself.
+        "CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE": "1000000000",
+        "LOG_LEVEL": "WARNING",
+    }
+    with psycopg.connect(database_url("postgres"), autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    print("bench: migrating and loading data", flush=True)
+    run(python, "manage.py", "migrate", "--noinput", "-v0", env=base)
+    run(python, "manage.py", "collectstatic", "--noinput", "-v0", env=base)
+    run(python, "manage.py", "load_demo", "--allow-production", env=base)
+    with psycopg.connect(base["DATABASE_URL"], autocommit=True) as connection:
+        connection.execute(
+            "CREATE TABLE bench_bare_row (id bigserial PRIMARY KEY, payload text, created timestamptz)"
+        )
+    setup = SETUP.replace("COUNT", str(options.invoices))
+    data = json.loads(
+        run(python, "manage.py", "shell", "-c", setup, env=base).strip().splitlines()[-1]
+    )
+
+    gunicorn = [python, "-m", "gunicorn", "--workers", str(cpus), "--log-level", "warning"]
+    processes = [
+        subprocess.Popen(
+            [*gunicorn, "--bind", f"127.0.0.1:{APP_PORT}", "config.wsgi"], cwd=ROOT, env=base
+        ),
+        subprocess.Popen(
+            [*gunicorn, "--bind", f"127.0.0.1:{BARE_PORT}", "bench.bare.wsgi"],
+            cwd=ROOT,
+            env={**base, "DJANGO_SETTINGS_MODULE": "bench.bare.settings"},
+        ),
+        subprocess.Popen(
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config.celery:app",
+                "worker",
+                "--loglevel",
+                "WARNING",
+                "--queues",
+                "default,provider,callbacks",
+                "--concurrency",
+                "1",
+            ],
+            cwd=ROOT,
+            env=base,
+        ),
+    ]
+    try:
+        app, bare = f"http://127.0.0.1:{APP_PORT}", f"http://127.0.0.1:{BARE_PORT}"
+        wait_until_up(f"{app}/healthz")
+        wait_until_up(f"{bare}/json")
+        results = measure(options, data, app, bare, workdir)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+    report(results, options)
+
+
+def measure(options, data, app: str, bare: str, workdir: Path) -> list[Result]:
+    auth = (
+        "Basic " + base64.b64encode(f"{data['account_id']}:{data['secret_key']}".encode()).decode()
+    )
+
+    def wrk(url: str, *, script: str | None = None, headers=(), env_extra=None) -> tuple:
+        command = ["wrk", "-t2", f"-c{options.connections}", f"-d{options.duration}s", "--latency"]
+        for header in headers:
+            command += ["-H", header]
+        if script:
+            command += ["-s", str(LUA / script)]
+        env = {**os.environ, "THREADS": "2", **(env_extra or {})}
+        output = subprocess.run(
+            [*command, url], capture_output=True, text=True, env=env, check=True
+        ).stdout
+        return parse_wrk(output)
+
+    def paths_file(name: str, paths: list[str]) -> str:
+        path = workdir / name
+        path.write_text("\n".join(paths) + "\n")
+        return str(path)
+
+    results: list[Result] = []
+
+    def record(endpoint: str, figures: tuple, baseline: str | None) -> None:
+        result = Result(endpoint, *figures, baseline=baseline)
+        if baseline:
+            floor = next(r for r in results if r.endpoint == baseline)
+            result.ratio = round(result.requests_per_second / floor.requests_per_second, 2)
+        results.append(result)
+        print(f"bench: {endpoint}: {result.requests_per_second:.0f} req/s", flush=True)
+
+    record("bare: small JSON", wrk(f"{bare}/json"), None)
+    record("bare: insert one row", wrk(f"{bare}/insert", script="post_body.lua"), None)
+    json_floor, insert_floor = "bare: small JSON", "bare: insert one row"
+
+    record(
+        "POST /api/payment-invoices",
+        wrk(
+            f"{app}/api/payment-invoices",
+            script="create.lua",
+            headers=[f"Authorization: {auth}", "Content-Type: application/json"],
+        ),
+        insert_floor,
+    )
+    page_invoice = data["pages"]["test"]
+    record(
+        "GET /api/payment-invoices/{id}",
+        wrk(f"{app}/api/payment-invoices/{page_invoice}", headers=[f"Authorization: {auth}"]),
+        json_floor,
+    )
+    record(
+        "POST /api/payment-invoices/{id}/confirm",
+        wrk(
+            app,
+            script="paths.lua",
+            headers=["Content-Type: application/json"],
+            env_extra={
+                "PATHS_FILE": paths_file(
+                    "confirm.txt",
+                    [f"/api/payment-invoices/{i}/confirm" for i in data["confirmable"]],
+                ),
+                "METHOD": "POST",
+                "BODY": '{"payload":{"invoice_receipt_number":"1","message":"x"}}',
+            },
+        ),
+        insert_floor,
+    )
+    for kind, invoice_id in data["pages"].items():
+        record(
+            f"GET /hpp/?cpi= ({kind})", wrk(f"{app}/hpp/?cpi={invoice_id}&locale=en"), json_floor
+        )
+    record("GET /hpp/{id}/status (poll)", wrk(f"{app}/hpp/{page_invoice}/status"), json_floor)
+    qr_invoice = data["pages"]["qr"]
+    record(
+        "GET /hpp/{id}/qr.svg (first render)",
+        wrk(
+            app,
+            script="paths.lua",
+            env_extra={
+                "PATHS_FILE": paths_file("qr.txt", [f"/hpp/{i}/qr.svg" for i in data["fresh"]])
+            },
+        ),
+        json_floor,
+    )
+    record("GET /hpp/{id}/qr.svg (cached)", wrk(f"{app}/hpp/{qr_invoice}/qr.svg"), json_floor)
+    return results
+
+
+def report(results: list[Result], options) -> None:
+    width = max(len(r.endpoint) for r in results)
+    lines = [
+        f"{'endpoint':<{width}}  {'req/s':>8}  {'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}  ratio",
+        "-" * (width + 46),
+    ]
+    for r in results:
+        ratio = (
+            f"{r.ratio:.2f} of {r.baseline.removeprefix('bare: ')}"
+            if r.ratio is not None
+            else "floor"
+        )
+        lines.append(
+            f"{r.endpoint:<{width}}  {r.requests_per_second:>8.0f}  {r.p50_ms:>7.2f}  "
+            f"{r.p99_ms:>7.2f}  {r.errors:>6}  {ratio}"
+        )
+    print("\n".join(lines))
+    Path(options.output).write_text(
+        json.dumps(
+            {
+                "duration_seconds": options.duration,
+                "connections": options.connections,
+                "cpus": os.cpu_count(),
+                "results": [asdict(r) for r in results],
+            },
+            indent=2,
+        )
+    )
+    print(f"bench: written to {options.output}")
+
+
+if __name__ == "__main__":
+    main()
