@@ -60,28 +60,35 @@ def hosted_page(request: HttpRequest) -> HttpResponse:
     return _not_found(request)
 
 
-def _invoice_context(
-    request, invoice: Invoice, *, language: str, errors=None, values=None, notice=None
-):
-    final = presentation.is_final(invoice)
+def _status_context(invoice: Invoice, *, language: str) -> dict:
+    """What the status box needs, and no more: the poll renders only this."""
     return {
         "invoice": invoice,
-        "service": invoice.service,
-        "merchant_name": invoice.merchant.name,
         "amount": presentation.money(invoice.amount, invoice.currency, language),
         "processed_amount": (
             presentation.money(invoice.processed_amount, invoice.currency, language)
             if invoice.processed_amount is not None
             else None
         ),
-        "rows": presentation.requisite_rows(invoice),
-        "has_qr": presentation.qr_text(invoice) is not None,
-        "final": final,
+        "final": presentation.is_final(invoice),
         "status_text": presentation.STATUS_TEXT[invoice.status],
         "status_tone": presentation.STATUS_TONE.get(invoice.status, "info"),
         "poll_seconds": POLL_SECONDS,
         "return_url": services.return_url(invoice),
         "return_after": RETURN_AFTER_SECONDS,
+    }
+
+
+def _invoice_context(
+    request, invoice: Invoice, *, language: str, errors=None, values=None, notice=None
+):
+    final = presentation.is_final(invoice)
+    return {
+        **_status_context(invoice, language=language),
+        "service": invoice.service,
+        "merchant_name": invoice.merchant.name,
+        "rows": presentation.requisite_rows(invoice),
+        "has_qr": presentation.qr_text(invoice) is not None,
         "show_form": invoice.status == "created"
         and bool(invoice.confirmation_schema)
         and not final,
@@ -215,12 +222,16 @@ def confirm(request: HttpRequest, invoice_id: str) -> HttpResponse:
 
 @require_GET
 def status(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    invoice = selectors.invoice_get(invoice_id=invoice_id)
+    invoice = selectors.invoice_status_get(invoice_id=invoice_id)
     if invoice is None:
         return _not_found(request)
     language = _language(request, invoice)
-    context = _invoice_context(request, invoice, language=language)
-    return _page(request, "checkout/partials/status.html", context, language=language)
+    return _page(
+        request,
+        "checkout/partials/status.html",
+        _status_context(invoice, language=language),
+        language=language,
+    )
 
 
 @require_POST

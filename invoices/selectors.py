@@ -121,7 +121,35 @@ def invoice_get(*, invoice_id: str) -> Invoice | None:
     """Any invoice by its public id (the id is the key of /confirm and of the hosted page)."""
     if not INVOICE_ID_PATTERN.match(invoice_id):
         return None
-    return _invoices_with_relations().filter(pk=invoice_id).first()
+    try:
+        return _invoices_with_relations().get(pk=invoice_id)
+    except Invoice.DoesNotExist:
+        return None
+
+
+# What the status box shows: read on every poll of every open page, so one
+# query on the primary key, no joins, no JSON columns it does not need.
+STATUS_FIELDS = (
+    "id",
+    "status",
+    "test_mode",
+    "amount",
+    "currency",
+    "processed_amount",
+    "return_url",
+    "return_urls",
+    "locale",
+)
+
+
+def invoice_status_get(*, invoice_id: str) -> Invoice | None:
+    """The invoice with only the fields of its status box (others load lazily if touched)."""
+    if not INVOICE_ID_PATTERN.match(invoice_id):
+        return None
+    try:
+        return Invoice.objects.only(*STATUS_FIELDS).get(pk=invoice_id)
+    except Invoice.DoesNotExist:
+        return None
 
 
 def invoice_get_for_merchant(

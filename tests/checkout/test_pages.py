@@ -371,3 +371,15 @@ def test_a_broken_link_is_explained_in_the_customers_language(client, demo):
     assert response.status_code == 400
     assert "Сума відсутня або не підходить для цього способу оплати." in page
     assert "digits" not in page, "the API's technical detail stays out of the customer's page"
+
+
+def test_the_status_poll_costs_one_query_on_the_primary_key(
+    client, demo, django_assert_num_queries
+):
+    invoice = _invoice(demo, "test_uah_invoice", "UAH", return_url="https://shop.example/back")
+    client.post(f"/hpp/{invoice.id}/simulate", {"outcome": "paid"})
+    with django_assert_num_queries(1) as captured:
+        response = client.get(f"/hpp/{invoice.id}/status", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "Paid" in response.content.decode()
+    (query,) = [q["sql"] for q in captured.captured_queries]
+    assert "JOIN" not in query.upper() and "requisites" not in query
