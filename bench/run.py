@@ -20,9 +20,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -122,6 +124,7 @@ def main() -> None:
     parser.add_argument(
         "--invoices", type=int, default=3000, help="fresh invoices to confirm/render"
     )
+    parser.add_argument("--callbacks", type=int, default=1000, help="moves that call back")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
     options = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
@@ -186,7 +189,7 @@ def main() -> None:
                 "--queues",
                 "default,provider,callbacks",
                 "--concurrency",
-                "1",
+                str(cpus),
             ],
             cwd=ROOT,
             env=base,
@@ -197,13 +200,79 @@ def main() -> None:
         wait_until_up(f"{app}/healthz")
         wait_until_up(f"{bare}/json")
         results = measure(options, data, app, bare, workdir)
+        callbacks = measure_callbacks(options, base)
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
 
-    report(results, options)
+    report(results, callbacks, options)
+
+
+MOVES = """
+import json
+from invoices.callbacks import CallbackDelivery
+from invoices.models import Merchant
+from invoices.services import invoice_create
+from invoices.state_machine import Actor, invoice_move_status
+from decimal import Decimal
+
+merchant = Merchant.objects.get(name="Demo Shop")
+ids = [invoice_create(merchant=merchant, service_code="card_transfer_uah_invoice",
+                      reference_id=f"callback-{n}", amount=Decimal("10.00"), currency="UAH",
+                      test_mode=True, actor=Actor("bench"), callback_url="URL").id
+       for n in range(COUNT)]
+for invoice_id in ids:
+    invoice_move_status(invoice_id=invoice_id, to_status="processing", resolution="ok",
+                        cause="bench", actor=Actor("bench"))
+moved = {d.webhook_id: d.created_at.timestamp()
+         for d in CallbackDelivery.objects.filter(invoice_id__in=ids)}
+print(json.dumps(moved))
+"""
+
+
+def measure_callbacks(options, env: dict) -> dict:
+    """Callbacks delivered per second by the worker, and the time from a move to its arrival."""
+    arrivals: dict[str, float] = {}
+    lock = threading.Lock()
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                arrivals.setdefault(self.headers["webhook-id"], time.time())
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/callbacks"
+    count = options.callbacks
+    script = MOVES.replace("COUNT", str(count)).replace("URL", url)
+    print(f"bench: {count} moves, each calling back", flush=True)
+    moved = json.loads(
+        run(sys.executable, "manage.py", "shell", "-c", script, env=env).splitlines()[-1]
+    )
+    deadline = time.monotonic() + 180
+    while len(arrivals) < len(moved) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    server.shutdown()
+    latencies = sorted((arrivals[i] - moved[i]) * 1000 for i in moved if i in arrivals)
+    times = sorted(arrivals.values())
+    span = (times[-1] - times[0]) if len(times) > 1 else 0
+    return {
+        "callbacks": len(moved),
+        "arrived": len(arrivals),
+        "per_second": round(len(times) / span, 1) if span else None,
+        "latency_p50_ms": round(latencies[len(latencies) // 2], 1) if latencies else None,
+        "latency_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1)
+        if latencies
+        else None,
+    }
 
 
 def measure(options, data, app: str, bare: str, workdir: Path) -> list[Result]:
@@ -295,7 +364,7 @@ def measure(options, data, app: str, bare: str, workdir: Path) -> list[Result]:
     return results
 
 
-def report(results: list[Result], options) -> None:
+def report(results: list[Result], callbacks: dict, options) -> None:
     width = max(len(r.endpoint) for r in results)
     lines = [
         f"{'endpoint':<{width}}  {'req/s':>8}  {'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}  ratio",
@@ -311,6 +380,11 @@ def report(results: list[Result], options) -> None:
             f"{r.endpoint:<{width}}  {r.requests_per_second:>8.0f}  {r.p50_ms:>7.2f}  "
             f"{r.p99_ms:>7.2f}  {r.errors:>6}  {ratio}"
         )
+    lines.append(
+        f"callbacks: {callbacks['arrived']} of {callbacks['callbacks']} arrived, "
+        f"{callbacks['per_second']} delivered/s, move-to-arrival p50 "
+        f"{callbacks['latency_p50_ms']} ms, p99 {callbacks['latency_p99_ms']} ms"
+    )
     print("\n".join(lines))
     Path(options.output).write_text(
         json.dumps(
@@ -319,6 +393,7 @@ def report(results: list[Result], options) -> None:
                 "connections": options.connections,
                 "cpus": os.cpu_count(),
                 "results": [asdict(r) for r in results],
+                "callbacks": callbacks,
             },
             indent=2,
         )
