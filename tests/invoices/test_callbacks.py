@@ -305,3 +305,26 @@ def test_resending_failed_callbacks_of_a_merchant_in_a_range(shop, receiver):
     for invoice_id in ids[:2]:
         callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
     assert len(receiver.received) == 2
+
+
+def test_live_callbacks_are_signed_with_the_live_key(shop):
+    from tests.factories import MerchantServiceFactory
+
+    MerchantServiceFactory(merchant=shop.merchant, service__code="live_uah_invoice")
+    response = shop.create(
+        "r", live=True, service="live_uah_invoice", callback_url="https://shop.example/cb"
+    )
+    invoice_id = response.json()["data"]["id"]
+    _move(invoice_id, "processing")
+    delivery = CallbackDelivery.objects.select_related("merchant").get()
+    headers = callbacks.signed_headers(delivery, timestamp=1_700_000_000)
+    keys = merchant_credentials(merchant=shop.merchant)
+    body = bytes(delivery.body)
+    assert verify_legacy(
+        secret_key=keys.secret_key_live, body=body, x_signature=headers["X-Signature"]
+    )
+    assert not verify_legacy(
+        secret_key=keys.secret_key_test, body=body, x_signature=headers["X-Signature"]
+    )
+    assert verify_standard_webhook(webhook_secret=keys.webhook_secret, headers=headers, body=body)
+    assert headers["webhook-timestamp"] == "1700000000"
