@@ -124,7 +124,11 @@ def main() -> None:
     parser.add_argument(
         "--invoices", type=int, default=3000, help="fresh invoices to confirm/render"
     )
-    parser.add_argument("--callbacks", type=int, default=1000, help="moves that call back")
+    parser.add_argument("--callbacks", type=int, default=1000, help="backlog of callbacks to drain")
+    parser.add_argument(
+        "--paced-callbacks", type=int, default=300, help="moves timed to their callback"
+    )
+    parser.add_argument("--callback-rate", type=float, default=50, help="paced moves per second")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
     options = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
@@ -211,38 +215,57 @@ def main() -> None:
 
 
 MOVES = """
-import json
+import json, time
+from decimal import Decimal
+from django.db import transaction
 from invoices.callbacks import CallbackDelivery
 from invoices.models import Merchant
 from invoices.services import invoice_create
 from invoices.state_machine import Actor, invoice_move_status
-from decimal import Decimal
 
 merchant = Merchant.objects.get(name="Demo Shop")
 ids = [invoice_create(merchant=merchant, service_code="card_transfer_uah_invoice",
-                      reference_id=f"callback-{n}", amount=Decimal("10.00"), currency="UAH",
+                      reference_id=f"callback-RUN-{n}", amount=Decimal("10.00"), currency="UAH",
                       test_mode=True, actor=Actor("bench"), callback_url="URL").id
        for n in range(COUNT)]
-for invoice_id in ids:
+
+def move(invoice_id):
     invoice_move_status(invoice_id=invoice_id, to_status="processing", resolution="ok",
                         cause="bench", actor=Actor("bench"))
+
+if PACE:
+    for invoice_id in ids:
+        move(invoice_id)
+        time.sleep(PACE)
+else:
+    with transaction.atomic():  # a backlog: every callback becomes due at one commit
+        for invoice_id in ids:
+            move(invoice_id)
+committed = time.time()
 moved = {d.webhook_id: d.created_at.timestamp()
          for d in CallbackDelivery.objects.filter(invoice_id__in=ids)}
-print(json.dumps(moved))
+print(json.dumps({"committed": committed, "moved": moved}))
 """
 
 
 def measure_callbacks(options, env: dict) -> dict:
-    """Callbacks delivered per second by the worker, and the time from a move to its arrival."""
+    """Callbacks delivered per second by the worker, and the time from a move to its arrival.
+
+    Throughput: a backlog of moves committed at once, drained by the worker.
+    Latency: moves one at a time at a steady pace, each timed to its arrival.
+    """
     arrivals: dict[str, float] = {}
     lock = threading.Lock()
 
     class Receiver(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps connections alive, as merchants' servers do
+
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with lock:
                 arrivals.setdefault(self.headers["webhook-id"], time.time())
             self.send_response(204)
+            self.send_header("Content-Length", "0")
             self.end_headers()
 
         def log_message(self, *args):
@@ -251,23 +274,38 @@ def measure_callbacks(options, env: dict) -> dict:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/callbacks"
-    count = options.callbacks
-    script = MOVES.replace("COUNT", str(count)).replace("URL", url)
-    print(f"bench: {count} moves, each calling back", flush=True)
-    moved = json.loads(
-        run(sys.executable, "manage.py", "shell", "-c", script, env=env).splitlines()[-1]
-    )
-    deadline = time.monotonic() + 180
-    while len(arrivals) < len(moved) and time.monotonic() < deadline:
-        time.sleep(0.2)
+
+    def moves(count: int, pace: float) -> dict:
+        script = (
+            MOVES.replace("COUNT", str(count))
+            .replace("URL", url)
+            .replace("RUN", secrets.token_hex(4))
+            .replace("PACE", repr(pace))
+        )
+        written = json.loads(
+            run(sys.executable, "manage.py", "shell", "-c", script, env=env).splitlines()[-1]
+        )
+        deadline = time.monotonic() + 180
+        while any(i not in arrivals for i in written["moved"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return written
+
+    print(f"bench: a backlog of {options.callbacks} callbacks", flush=True)
+    backlog = moves(options.callbacks, 0)
+    drained = [arrivals[i] for i in backlog["moved"] if i in arrivals]
+    span = max(drained) - backlog["committed"] if drained else 0
+    rate = options.callback_rate
+    print(f"bench: {options.paced_callbacks} moves at {rate}/s, each timed to its callback")
+    paced = moves(options.paced_callbacks, 1 / rate)
     server.shutdown()
-    latencies = sorted((arrivals[i] - moved[i]) * 1000 for i in moved if i in arrivals)
-    times = sorted(arrivals.values())
-    span = (times[-1] - times[0]) if len(times) > 1 else 0
+    latencies = sorted(
+        (arrivals[i] - moment) * 1000 for i, moment in paced["moved"].items() if i in arrivals
+    )
     return {
-        "callbacks": len(moved),
-        "arrived": len(arrivals),
-        "per_second": round(len(times) / span, 1) if span else None,
+        "callbacks": len(backlog["moved"]) + len(paced["moved"]),
+        "arrived": len(drained) + len(latencies),
+        "per_second": round(len(drained) / span, 1) if span > 0 else None,
+        "paced_moves_per_second": rate,
         "latency_p50_ms": round(latencies[len(latencies) // 2], 1) if latencies else None,
         "latency_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1)
         if latencies
@@ -381,8 +419,9 @@ def report(results: list[Result], callbacks: dict, options) -> None:
             f"{r.p99_ms:>7.2f}  {r.errors:>6}  {ratio}"
         )
     lines.append(
-        f"callbacks: {callbacks['arrived']} of {callbacks['callbacks']} arrived, "
-        f"{callbacks['per_second']} delivered/s, move-to-arrival p50 "
+        f"callbacks: {callbacks['arrived']} of {callbacks['callbacks']} arrived; "
+        f"a backlog drained at {callbacks['per_second']}/s; "
+        f"at {callbacks['paced_moves_per_second']} moves/s, move-to-arrival p50 "
         f"{callbacks['latency_p50_ms']} ms, p99 {callbacks['latency_p99_ms']} ms"
     )
     print("\n".join(lines))

@@ -3,9 +3,22 @@
 import os
 
 from celery import Celery
+from celery.signals import task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("coma")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+def _reuse_database_connection(task=None, **kwargs) -> None:
+    """Drop a connection past CONN_MAX_AGE or broken, as Django does before each request.
+
+    Eager tasks run inside their caller's transaction: its connection is not ours to close.
+    """
+    if task is not None and not task.request.is_eager:
+        from django.db import close_old_connections
+
+        close_old_connections()

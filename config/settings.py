@@ -174,6 +174,11 @@ else:
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection around every task
+# unless told to reuse it, so each callback paid for a new PostgreSQL
+# connection. Reuse it for this many tasks; config/celery.py checks its age
+# (CONN_MAX_AGE) and health before each task, as Django does per request.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

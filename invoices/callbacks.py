@@ -11,7 +11,9 @@ import ipaddress
 import logging
 import random
 import socket
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -88,15 +90,27 @@ def invoice_callbacks_deliver(*, invoice_id: str) -> int:
         if not _lease_take(invoice_id):
             return delivered
         try:
-            attempted: set[int] = set()
-            while delivery := _next_due(invoice_id, exclude=attempted):
-                attempted.add(delivery.pk)
-                _lease_take(invoice_id, renew=True)
-                delivered += _attempt(delivery)
+            delivered += _deliver_due(invoice_id)
         finally:
             Invoice.objects.filter(pk=invoice_id).update(callbacks_lease_until=None)
-        if _next_due(invoice_id, exclude=set()) is None:
+        if not _due(invoice_id).exists():
             break
+    return delivered
+
+
+def _deliver_due(invoice_id: str) -> int:
+    """One attempt at each callback due now, read in one query; renews the lease if it runs low."""
+    lease_ends = time.monotonic() + settings.CALLBACK_LEASE_SECONDS
+    # Twice the longest one attempt can take: with less left, renew before the next.
+    attempt_span = 2 * (
+        settings.CALLBACK_CONNECT_TIMEOUT_SECONDS + settings.CALLBACK_TIMEOUT_SECONDS
+    )
+    delivered = 0
+    for delivery in _due(invoice_id).select_related("merchant").order_by("sequence", "pk"):
+        if lease_ends - time.monotonic() < attempt_span:
+            _lease_take(invoice_id, renew=True)
+            lease_ends = time.monotonic() + settings.CALLBACK_LEASE_SECONDS
+        delivered += _attempt(delivery)
     return delivered
 
 
@@ -110,17 +124,11 @@ def _lease_take(invoice_id: str, *, renew: bool = False) -> bool:
     return invoices.update(callbacks_lease_until=now + lease) == 1
 
 
-def _next_due(invoice_id: str, *, exclude: set[int]) -> CallbackDelivery | None:
-    return (
-        CallbackDelivery.objects.select_related("merchant")
-        .filter(
-            invoice_id=invoice_id,
-            state=CallbackDelivery.State.PENDING,
-            next_attempt_at__lte=timezone.now(),
-        )
-        .exclude(pk__in=exclude)
-        .order_by("sequence", "pk")
-        .first()
+def _due(invoice_id: str):
+    return CallbackDelivery.objects.filter(
+        invoice_id=invoice_id,
+        state=CallbackDelivery.State.PENDING,
+        next_attempt_at__lte=timezone.now(),
     )
 
 
@@ -248,6 +256,35 @@ class PinnedAddressAdapter(HTTPAdapter):
         )
 
 
+# Connections are kept between callbacks: a merchant receiving many callbacks
+# gets them over a few kept-alive connections instead of a new TCP (and TLS)
+# handshake each. One session per (scheme, host, checked address): a host that
+# now resolves elsewhere gets a new session, never the old connection.
+_SESSIONS: OrderedDict[tuple[str, str, str | None], requests.Session] = OrderedDict()
+_SESSIONS_KEPT = 64
+_sessions_lock = threading.Lock()
+
+
+def _session_for(scheme: str, netloc: str, address: str | None) -> requests.Session:
+    key = (scheme, netloc, address)
+    with _sessions_lock:
+        session = _SESSIONS.get(key)
+        if session is not None:
+            _SESSIONS.move_to_end(key)
+            return session
+        session = requests.Session()
+        session.trust_env = False  # no proxies from the environment: callbacks go where they say
+        if address is not None:
+            session.mount(f"{scheme}://", PinnedAddressAdapter(address))
+        else:
+            session.mount(f"{scheme}://", HTTPAdapter(max_retries=0))
+        _SESSIONS[key] = session
+        if len(_SESSIONS) > _SESSIONS_KEPT:
+            _, oldest = _SESSIONS.popitem(last=False)
+            oldest.close()
+        return session
+
+
 def post_callback(
     url: str, body: bytes, headers: dict[str, str], *, allow_private: bool
 ) -> PostResult:
@@ -259,16 +296,17 @@ def post_callback(
         return PostResult(status_code, error, excerpt, latency)
 
     parts = urlsplit(url)
-    session = requests.Session()
-    session.trust_env = False  # no proxies from the environment: callbacks go where they say
+    address = None
     if not allow_private:
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
-            addresses = _public_addresses(parts.hostname or "", port)
+            address = _public_addresses(parts.hostname or "", port)[0]
         except (AddressNotAllowed, ValueError) as refused:
             return result(error=f"refused: {refused}")
-        session.mount(f"{parts.scheme}://", PinnedAddressAdapter(addresses[0]))
+    session = _session_for(parts.scheme, parts.netloc, address)
     try:
+        # A short answer read to its end leaves the connection reusable; a
+        # longer one is cut at the excerpt and its connection closed.
         with session.post(
             url,
             data=body,
@@ -287,8 +325,6 @@ def post_callback(
         return result(error=f"connection failed: {error}")
     except requests.exceptions.RequestException as error:
         return result(error=f"request failed: {error}")
-    finally:
-        session.close()
 
 
 # Sweeping and resending --------------------------------------------------------

@@ -12,13 +12,18 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    connection: tuple[str, int]  # the client's address and port: one per TCP connection
 
 
 @dataclass
 class CallbackReceiver:
-    """Records every POST; answers with `statuses` in turn (then 200), after `delays` seconds."""
+    """Records every POST; answers with `statuses` in turn (then 200), after `delays` seconds.
+
+    The answer's body is "answered <status>", or the matching entry of `answers`.
+    """
 
     statuses: list[int] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     arrived: int = 0  # requests that reached the server, answered or not yet
@@ -29,6 +34,8 @@ class CallbackReceiver:
         self._requests = 0
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keeps connections alive, as merchants' servers do
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._lock:
@@ -41,12 +48,24 @@ class CallbackReceiver:
                 status = receiver.statuses[index] if index < len(receiver.statuses) else 200
                 with receiver._lock:
                     receiver.received.append(
-                        Received(self.path, dict(self.headers.items()), body, time.time())
+                        Received(
+                            self.path,
+                            dict(self.headers.items()),
+                            body,
+                            time.time(),
+                            self.client_address,
+                        )
                     )
+                answer = (
+                    receiver.answers[index]
+                    if index < len(receiver.answers)
+                    else f"answered {status}"
+                ).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(f"answered {status}".encode())
+                self.wfile.write(answer)
 
             def log_message(self, *args):
                 pass

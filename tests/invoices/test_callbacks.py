@@ -268,6 +268,35 @@ def test_a_held_lease_keeps_a_second_worker_away(shop, receiver):
     assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
 
 
+def test_callbacks_to_one_merchant_share_a_kept_alive_connection(shop, receiver):
+    ids = [_invoice(shop, receiver.url, reference=f"keep-{n}") for n in range(5)]
+    for invoice_id in ids:
+        _move(invoice_id, "processing")
+        assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+
+    arrived = receiver.wait_for(5)
+    assert [json.loads(r.body)["data"]["id"] for r in arrived] == ids
+    assert len({r.connection for r in arrived}) == 1, "one TCP connection for all five"
+
+
+def test_a_long_answer_is_cut_at_the_excerpt_and_delivery_goes_on(shop, settings):
+    """The excerpt stops reading; the next callback must not read the rest as its answer."""
+    long_answer = "x" * (callbacks.RESPONSE_EXCERPT_BYTES * 5)
+    receiver = CallbackReceiver(answers=[long_answer])
+    try:
+        first, second = (_invoice(shop, receiver.url, reference=r) for r in ("long", "next"))
+        for invoice_id in (first, second):
+            _move(invoice_id, "processing")
+            assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+        attempts = CallbackAttempt.objects.order_by("pk")
+        assert [a.response_excerpt for a in attempts] == [
+            long_answer[: callbacks.RESPONSE_EXCERPT_BYTES],
+            "answered 200",
+        ]
+    finally:
+        receiver.close()
+
+
 def test_the_sweeper_enqueues_due_callbacks_of_unleased_invoices(shop, receiver, monkeypatch):
     from invoices import tasks
 

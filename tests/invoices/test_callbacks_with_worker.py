@@ -76,6 +76,50 @@ def test_a_confirmed_invoice_calls_back_for_each_move(shop, receiver, tmp_path):
     assert set(CallbackDelivery.objects.values_list("state", flat=True)) == {"delivered"}
 
 
+def _database_sessions_opened() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def test_a_worker_keeps_its_database_connection_from_task_to_task(shop, receiver, tmp_path):
+    """Celery's default closes it after every task: a new PostgreSQL backend per callback."""
+    ids = [
+        shop.create(f"order-{n}", callback_url=receiver.url).json()["data"]["id"] for n in range(20)
+    ]
+    worker = celery_worker(env=_worker_env(tmp_path), name="reuse")
+    try:
+        assert worker.wait_for("ready.", timeout=60), worker.output
+        opened_before = _database_sessions_opened()
+        for invoice_id in ids:
+            move_to_processing(invoice_id)
+        assert len(receiver.wait_for(20, timeout=30)) == 20, worker.output
+        opened = _database_sessions_opened() - opened_before
+    finally:
+        worker.stop()
+    # 20 deliveries (and the test's own reads) on the connection the worker already had.
+    assert opened <= 2, f"{opened} new database sessions for 20 callbacks"
+
+
+def test_a_worker_whose_database_connection_was_cut_reconnects(shop, receiver, tmp_path):
+    first, second = (shop.create(r, callback_url=receiver.url).json()["data"]["id"] for r in "ab")
+    worker = celery_worker(env=_worker_env(tmp_path), name="cut")
+    try:
+        assert worker.wait_for("ready.", timeout=60), worker.output
+        move_to_processing(first)
+        assert len(receiver.wait_for(1, timeout=30)) == 1, worker.output
+        with connection.cursor() as cursor:  # as a PostgreSQL restart or failover would
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        move_to_processing(second)
+        assert len(receiver.wait_for(2, timeout=30)) == 2, worker.output
+    finally:
+        worker.stop()
+    assert "Traceback" not in worker.output
+
+
 def test_a_worker_killed_mid_delivery_loses_nothing(shop, tmp_path):
     receiver = CallbackReceiver(delays=[4])
     try:
