@@ -12,6 +12,7 @@ bench/results.json.
 
 import argparse
 import base64
+import functools
 import json
 import os
 import re
@@ -122,6 +123,16 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
+        "--database", default=BENCH_DATABASE, help="dropped and created afresh on each run"
+    )
+    parser.add_argument("--app-port", type=int, default=APP_PORT)
+    parser.add_argument("--bare-port", type=int, default=BARE_PORT)
+    parser.add_argument(
+        "--list-sizes",
+        default="10000,1000000",
+        help="invoices in the table when the list is measured, comma-separated",
+    )
+    parser.add_argument(
         "--invoices", type=int, default=3000, help="fresh invoices to confirm/render"
     )
     parser.add_argument("--callbacks", type=int, default=1000, help="backlog of callbacks to drain")
@@ -143,20 +154,20 @@ def main() -> None:
     python = sys.executable
     base = {
         **os.environ,
-        "DATABASE_URL": database_url(BENCH_DATABASE),
+        "DATABASE_URL": database_url(options.database),
         "DJANGO_DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "MERCHANT_KEY_SECRET": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{APP_PORT}",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{options.app_port}",
         "VAR_DIR": str(workdir),
         # The benchmark is one client: the per-client confirm limit would measure itself.
         "CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE": "1000000000",
         "LOG_LEVEL": "WARNING",
     }
     with psycopg.connect(database_url("postgres"), autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+        connection.execute(f"DROP DATABASE IF EXISTS {options.database} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {options.database}")
     print("bench: migrating and loading data", flush=True)
     run(python, "manage.py", "migrate", "--noinput", "-v0", env=base)
     run(python, "manage.py", "collectstatic", "--noinput", "-v0", env=base)
@@ -173,10 +184,12 @@ def main() -> None:
     gunicorn = [python, "-m", "gunicorn", "--workers", str(cpus), "--log-level", "warning"]
     processes = [
         subprocess.Popen(
-            [*gunicorn, "--bind", f"127.0.0.1:{APP_PORT}", "config.wsgi"], cwd=ROOT, env=base
+            [*gunicorn, "--bind", f"127.0.0.1:{options.app_port}", "config.wsgi"],
+            cwd=ROOT,
+            env=base,
         ),
         subprocess.Popen(
-            [*gunicorn, "--bind", f"127.0.0.1:{BARE_PORT}", "bench.bare.wsgi"],
+            [*gunicorn, "--bind", f"127.0.0.1:{options.bare_port}", "bench.bare.wsgi"],
             cwd=ROOT,
             env={**base, "DJANGO_SETTINGS_MODULE": "bench.bare.settings"},
         ),
@@ -200,18 +213,21 @@ def main() -> None:
         ),
     ]
     try:
-        app, bare = f"http://127.0.0.1:{APP_PORT}", f"http://127.0.0.1:{BARE_PORT}"
+        app, bare = f"http://127.0.0.1:{options.app_port}", f"http://127.0.0.1:{options.bare_port}"
         wait_until_up(f"{app}/healthz")
         wait_until_up(f"{bare}/json")
         results = measure(options, data, app, bare, workdir)
         callbacks = measure_callbacks(options, base)
+        # Last: the big table would weigh on every measurement after it.
+        scales = measure_lists(options, base, data, app, bare, results)
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
 
-    report(results, callbacks, options)
+    report(results, callbacks, scales, options)
+    print(plans_table(scales))
 
 
 MOVES = """
@@ -313,22 +329,37 @@ def measure_callbacks(options, env: dict) -> dict:
     }
 
 
-def measure(options, data, app: str, bare: str, workdir: Path) -> list[Result]:
-    auth = (
+def basic_auth(data) -> str:
+    return (
         "Basic " + base64.b64encode(f"{data['account_id']}:{data['secret_key']}".encode()).decode()
     )
 
-    def wrk(url: str, *, script: str | None = None, headers=(), env_extra=None) -> tuple:
-        command = ["wrk", "-t2", f"-c{options.connections}", f"-d{options.duration}s", "--latency"]
-        for header in headers:
-            command += ["-H", header]
-        if script:
-            command += ["-s", str(LUA / script)]
-        env = {**os.environ, "THREADS": "2", **(env_extra or {})}
-        output = subprocess.run(
-            [*command, url], capture_output=True, text=True, env=env, check=True
-        ).stdout
-        return parse_wrk(output)
+
+def run_wrk(options, url: str, *, script: str | None = None, headers=(), env_extra=None) -> tuple:
+    command = ["wrk", "-t2", f"-c{options.connections}", f"-d{options.duration}s", "--latency"]
+    for header in headers:
+        command += ["-H", header]
+    if script:
+        command += ["-s", str(LUA / script)]
+    env = {**os.environ, "THREADS": "2", **(env_extra or {})}
+    output = subprocess.run(
+        [*command, url], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    return parse_wrk(output)
+
+
+def record_result(results: list[Result], endpoint: str, figures: tuple, baseline: str | None):
+    result = Result(endpoint, *figures, baseline=baseline)
+    if baseline:
+        floor = next(r for r in results if r.endpoint == baseline)
+        result.ratio = round(result.requests_per_second / floor.requests_per_second, 2)
+    results.append(result)
+    print(f"bench: {endpoint}: {result.requests_per_second:.0f} req/s", flush=True)
+
+
+def measure(options, data, app: str, bare: str, workdir: Path) -> list[Result]:
+    auth = basic_auth(data)
+    wrk = functools.partial(run_wrk, options)
 
     def paths_file(name: str, paths: list[str]) -> str:
         path = workdir / name
@@ -336,14 +367,7 @@ def measure(options, data, app: str, bare: str, workdir: Path) -> list[Result]:
         return str(path)
 
     results: list[Result] = []
-
-    def record(endpoint: str, figures: tuple, baseline: str | None) -> None:
-        result = Result(endpoint, *figures, baseline=baseline)
-        if baseline:
-            floor = next(r for r in results if r.endpoint == baseline)
-            result.ratio = round(result.requests_per_second / floor.requests_per_second, 2)
-        results.append(result)
-        print(f"bench: {endpoint}: {result.requests_per_second:.0f} req/s", flush=True)
+    record = functools.partial(record_result, results)
 
     record("bare: small JSON", wrk(f"{bare}/json"), None)
     record("bare: insert one row", wrk(f"{bare}/insert", script="post_body.lua"), None)
@@ -402,7 +426,114 @@ def measure(options, data, app: str, bare: str, workdir: Path) -> list[Result]:
     return results
 
 
-def report(results: list[Result], callbacks: dict, options) -> None:
+# Tops the table up with generated history, then explains the queries that must
+# stay flat (bench/query_plans.py), in the app's own code and database.
+FILL = "from bench.query_plans import bench_fill_and_explain; bench_fill_and_explain(total=TOTAL)"
+
+# What a merchant asks the list for: the newest, what is still open, what is
+# waiting on the provider (rarer than a page), and the next page.
+LIST_QUERIES = {
+    "": "",
+    "?filter[status]=created": "?filter%5Bstatus%5D=created",
+    "?filter[status]=processing,process_pending": (
+        "?filter%5Bstatus%5D=processing%2Cprocess_pending"
+    ),
+}
+
+
+BIG_TABLES = ("invoices_invoice", "invoices_callbackdelivery")
+
+
+def count_label(count: int) -> str:
+    return f"{count / 1e6:.3g}M" if count >= 999_500 else f"{round(count / 1e3):g}k"
+
+
+def measure_lists(
+    options, env: dict, data, app: str, bare: str, results: list[Result]
+) -> list[dict]:
+    """The merchant's list at each table size, and the plans of the queries that must stay flat.
+
+    The bare floor is measured again beside each size: minutes pass between
+    the first floor and these rows, and the machine is shared.
+    """
+    auth = basic_auth(data)
+    wrk = functools.partial(run_wrk, options, headers=[f"Authorization: {auth}"])
+    record = functools.partial(record_result, results)
+    scales = []
+    for size in (int(size) for size in options.list_sizes.split(",")):
+        print(f"bench: filling the invoice table to {size:,} invoices", flush=True)
+        started = time.monotonic()
+        filled = json.loads(
+            run(
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-c",
+                FILL.replace("TOTAL", str(size)),
+                env=env,
+            ).splitlines()[-1]
+        )
+        scale = {"fill_seconds": round(time.monotonic() - started, 1), **filled}
+        scales.append(scale)
+        label = f"{count_label(filled['invoices'])} invoices"
+        floor = f"bare: small JSON (beside {label})"
+        record(floor, run_wrk(options, f"{bare}/json"), None)
+        for shown, query in LIST_QUERIES.items():
+            record(
+                f"GET /api/payment-invoices{shown} ({label})",
+                wrk(f"{app}/api/payment-invoices{query}"),
+                floor,
+            )
+        request = urllib.request.Request(  # noqa: S310 (loopback, our own server)
+            f"{app}/api/payment-invoices", headers={"Authorization": auth}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            second_page = json.load(response)["links"]["next"]
+        record(
+            f"GET /api/payment-invoices?page[after]= (page 2, {label})",
+            wrk(f"{app}{second_page}"),
+            floor,
+        )
+    return scales
+
+
+def plans_table(scales: list[dict]) -> str:
+    """Each query's plan and buffers at each table size, side by side."""
+    sizes = [count_label(scale["invoices"]) for scale in scales]
+    width = max(len(name) for name in scales[0]["plans"])
+    lines = [
+        f"{'query (EXPLAIN ANALYZE, BUFFERS)':<{width}}"
+        + "".join(f"  {size + ' hit':>8} {'read':>6} {'ms':>6}" for size in sizes),
+        "-" * (width + 24 * len(sizes)),
+    ]
+    for name in scales[0]["plans"]:
+        plans = [scale["plans"][name] for scale in scales]
+        figures = "".join(
+            f"  {p['shared_hit']:>8} {p['shared_read']:>6} {p['execution_ms']:>6.2f}" for p in plans
+        )
+        lines.append(f"{name:<{width}}{figures}")
+        # How each size reaches the big tables (joined lookups left out).
+        reads = [
+            " > ".join(
+                n for n in p["nodes"] if n.startswith("Bitmap Index") or n.endswith(BIG_TABLES)
+            )
+            for p in plans
+        ]
+        if len(set(reads)) == 1:
+            lines.append(f"    {reads[0]}")
+        else:
+            lines += [f"    {size}: {read}" for size, read in zip(sizes, reads, strict=True)]
+    seq_scans = {
+        f"{name} ({size})": scale["plans"][name]["seq_scans"]
+        for size, scale in zip(sizes, scales, strict=True)
+        for name in scale["plans"]
+        if set(BIG_TABLES) & set(scale["plans"][name]["seq_scans"])
+    }
+    lines.append(f"sequential scans of invoices or callbacks: {seq_scans or 'none'}")
+    return "\n".join(lines)
+
+
+def report(results: list[Result], callbacks: dict, scales: list[dict], options) -> None:
     width = max(len(r.endpoint) for r in results)
     lines = [
         f"{'endpoint':<{width}}  {'req/s':>8}  {'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}  ratio",
@@ -433,6 +564,7 @@ def report(results: list[Result], callbacks: dict, options) -> None:
                 "cpus": os.cpu_count(),
                 "results": [asdict(r) for r in results],
                 "callbacks": callbacks,
+                "list_scales": scales,
             },
             indent=2,
         )

@@ -208,8 +208,12 @@ def invoice_list(
         invoices = invoices.filter(status__in=statuses)
     if after:
         created_at, invoice_id = _decode_cursor(after)
+        # The OR alone is only a filter: the index scan would start at the
+        # newest invoice and step over every row before the cursor. The
+        # redundant `created_at <= cursor` is a bound the index can seek to.
         invoices = invoices.filter(
-            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=invoice_id)
+            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=invoice_id),
+            created_at__lte=created_at,
         )
     rows = list(invoices.order_by("-created_at", "-id")[: page_size + 1])
     has_more = len(rows) > page_size
