@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from invoices import callbacks, selectors, services
-from invoices.models import Invoice, Merchant, Service
+from invoices.models import CallbackDelivery, Invoice, Merchant, Service
 
 # One invoice every 20 seconds: about 4,300 a day, so 10,000 invoices are the
 # last two days and 1,000,000 the last seven and a half months. Rows are
@@ -172,6 +172,19 @@ def flat_queries(*, merchant: Merchant, test_mode: bool) -> dict[str, str]:
     mine = Invoice.objects.filter(merchant=merchant, test_mode=test_mode)
     middle = mine.order_by("-created_at", "-id")[mine.count() // 2]
     reference = mine.order_by("created_at").values_list("reference_id", flat=True).first()
+    awaiting_callback = (
+        CallbackDelivery.objects.filter(
+            state="pending", next_attempt_at__lte=timezone.now(), invoice__in=mine
+        )
+        .values_list("invoice_id", flat=True)
+        .first()
+    )
+
+    def callbacks_delivery() -> None:
+        answered = callbacks.PostResult(status_code=200, error="", excerpt="", latency_ms=0)
+        with mock.patch("invoices.callbacks.post_callback", return_value=answered):
+            callbacks.invoice_callbacks_deliver(invoice_id=awaiting_callback)
+
     return {
         name: captured_select(action)
         for name, action in {
@@ -192,6 +205,7 @@ def flat_queries(*, merchant: Merchant, test_mode: bool) -> dict[str, str]:
             "poll sweep": services.invoices_claim_due_polls,
             "expiry sweep": lambda: services.invoices_expire_overdue(max_batches=1),
             "callbacks sweep": callbacks.callbacks_sweep,
+            "one invoice's due callbacks (worker)": callbacks_delivery,
         }.items()
     }
 

@@ -1,5 +1,6 @@
 """How an invoice reads on the hosted page: labels, grouped numbers, amounts in the language."""
 
+import functools
 from dataclasses import dataclass
 
 from babel.numbers import format_currency
@@ -82,6 +83,7 @@ def requisite_rows(invoice: Invoice) -> list[RequisiteRow]:
     return rows
 
 
+@functools.lru_cache(maxsize=4096)  # babel's formatting is the status poll's costliest step
 def money(amount, currency: str, language: str) -> str:
     """2 126,68 ₴ in Ukrainian, UAH 2,126.68 in English: the reader's own way."""
     locale = {"uk": "uk_UA", "en": "en_US"}.get(language, "en_US")
@@ -94,7 +96,10 @@ def is_final(invoice: Invoice) -> bool:
 
 def qr_text(invoice: Invoice) -> str | None:
     """The text the page's QR code encodes, if the display kind has one."""
-    requisites = invoice.requisites
-    if invoice.service.display_kind == "deeplink":
+    return qr_text_of(invoice.service.display_kind, invoice.requisites)
+
+
+def qr_text_of(display_kind: str, requisites: dict) -> str | None:
+    if display_kind == "deeplink":
         return requisites.get("deeplink")
     return requisites.get("qr_code")

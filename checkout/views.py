@@ -4,7 +4,7 @@ import hashlib
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import translation
@@ -258,65 +258,76 @@ def simulate(request: HttpRequest, invoice_id: str) -> HttpResponse:
 # Images ------------------------------------------------------------------------
 
 
-def _image(request: HttpRequest, *, key: str, render_image, content_type: str) -> HttpResponse:
-    """Strong ETag from the content's identity; rendered once, then served from the cache."""
-    etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+def _image(request: HttpRequest, invoice_id: str, *, image: str, draw) -> HttpResponse:
+    """An invoice's image with a strong ETag from its content's identity.
+
+    `draw(code)` gives (identity, render, content type) for the invoice's
+    payment code, or None when it has no such image. Images never change, so
+    this process remembers the last ones it served, and every process shares
+    what any of them rendered.
+    """
+    images = caches["images"]
+    remembered_as = f"{image}:{invoice_id}"
+    remembered = images.get(remembered_as)
+    if remembered is None:
+        code = selectors.invoice_payment_code_get(invoice_id=invoice_id)
+        drawing = draw(code) if code else None
+        if drawing is None:
+            return _not_found(request)
+        identity, render_image, content_type = drawing
+        etag = '"' + hashlib.sha256(identity.encode()).hexdigest()[:32] + '"'
+        body = cache.get(f"image:{etag}")
+        if body is None:
+            try:
+                body = render_image()
+            except PaymentCodeError:
+                return _not_found(request)
+            cache.set(f"image:{etag}", body, timeout=24 * 3600)
+        remembered = (etag, content_type, body)
+        images.set(remembered_as, remembered)
+    etag, content_type, body = remembered
     if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
         response = HttpResponse(status=304)
     else:
-        body = cache.get(f"image:{etag}")
-        if body is None:
-            body = render_image()
-            cache.set(f"image:{etag}", body, timeout=24 * 3600)
         response = HttpResponse(body, content_type=content_type)
     response["ETag"] = etag
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
 
-def _qr(request: HttpRequest, invoice_id: str, *, png: bool) -> HttpResponse:
-    invoice = selectors.invoice_get(invoice_id=invoice_id)
-    text = presentation.qr_text(invoice) if invoice else None
-    if not text:
-        return _not_found(request)
-    if png:
-        return _image(
-            request,
-            key=f"qr.png:{text}",
-            render_image=lambda: qr_png(text),
-            content_type="image/png",
-        )
-    return _image(
-        request,
-        key=f"qr.svg:{text}",
-        render_image=lambda: qr_svg(text),
-        content_type="image/svg+xml",
+def _qr_drawing(png: bool):
+    def draw(code: selectors.PaymentCode):
+        text = presentation.qr_text_of(code.display_kind, code.requisites)
+        if not text:
+            return None
+        if png:
+            return f"qr.png:{text}", lambda: qr_png(text), "image/png"
+        return f"qr.svg:{text}", lambda: qr_svg(text), "image/svg+xml"
+
+    return draw
+
+
+def _barcode_drawing(code: selectors.PaymentCode):
+    value, barcode_format = code.requisites.get("barcode"), code.requisites.get("barcode_format")
+    if not value or not barcode_format:
+        return None
+    return (
+        f"barcode:{barcode_format}:{value}",
+        lambda: barcode_svg(value=value, barcode_format=barcode_format),
+        "image/svg+xml",
     )
 
 
 @require_GET
 def qr_image_svg(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    return _qr(request, invoice_id, png=False)
+    return _image(request, invoice_id, image="qr.svg", draw=_qr_drawing(png=False))
 
 
 @require_GET
 def qr_image_png(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    return _qr(request, invoice_id, png=True)
+    return _image(request, invoice_id, image="qr.png", draw=_qr_drawing(png=True))
 
 
 @require_GET
 def barcode_image_svg(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    invoice = selectors.invoice_get(invoice_id=invoice_id)
-    requisites = invoice.requisites if invoice else {}
-    value, barcode_format = requisites.get("barcode"), requisites.get("barcode_format")
-    if not value or not barcode_format:
-        return _not_found(request)
-    try:
-        return _image(
-            request,
-            key=f"barcode:{barcode_format}:{value}",
-            render_image=lambda: barcode_svg(value=value, barcode_format=barcode_format),
-            content_type="image/svg+xml",
-        )
-    except PaymentCodeError:
-        return _not_found(request)
+    return _image(request, invoice_id, image="barcode.svg", draw=_barcode_drawing)

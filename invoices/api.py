@@ -502,9 +502,13 @@ def confirm_invoice(request: HttpRequest, invoice_id: str):
             "Too many confirmations from this client; wait a minute.",
             headers={"Retry-After": "60"},
         )
-    if selectors.invoice_get(invoice_id=invoice_id) is None:
-        raise Http404
-    document, _ = _read_document(request, ConfirmDocument)
+    try:
+        document, _ = _read_document(request, ConfirmDocument)
+    except ApiError:
+        # An unknown invoice is a 404 whatever its body; only a known one has its body judged.
+        if not selectors.invoice_exists(invoice_id=invoice_id):
+            raise Http404 from None
+        raise
     try:
         invoice = services.invoice_confirm(
             invoice_id=invoice_id, payload=document.payload, actor=Actor("merchant", "api")

@@ -368,6 +368,14 @@ class CallbackDelivery(models.Model):
                 condition=Q(state="pending"),
                 name="callback_due",
             ),
+            # A worker's read of one invoice's pending callbacks: with only the
+            # due index, PostgreSQL intersected it with every pending callback
+            # of every merchant, so the read grew with the backlog.
+            models.Index(
+                fields=["invoice", "sequence"],
+                condition=Q(state="pending"),
+                name="callback_invoice_pending",
+            ),
             models.Index(
                 fields=["merchant", "state", "created_at"], name="callback_merchant_state"
             ),

@@ -1,6 +1,7 @@
 """Reads: every query that answers a question about merchants and invoices."""
 
 import base64
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,6 +128,12 @@ def invoice_get(*, invoice_id: str) -> Invoice | None:
         return None
 
 
+def invoice_exists(*, invoice_id: str) -> bool:
+    if not INVOICE_ID_PATTERN.match(invoice_id):
+        return False
+    return Invoice.objects.filter(pk=invoice_id).exists()
+
+
 # What the status box shows: read on every poll of every open page, so one
 # query on the primary key, no joins, no JSON columns it does not need.
 STATUS_FIELDS = (
@@ -142,14 +149,37 @@ STATUS_FIELDS = (
 )
 
 
+@functools.cache
+def _status_sql() -> str:
+    # Compiled once per process: building the query each time cost the poll
+    # more than running it.
+    sql, _ = Invoice.objects.only(*STATUS_FIELDS).filter(pk="").query.sql_with_params()
+    return sql
+
+
 def invoice_status_get(*, invoice_id: str) -> Invoice | None:
     """The invoice with only the fields of its status box (others load lazily if touched)."""
     if not INVOICE_ID_PATTERN.match(invoice_id):
         return None
-    try:
-        return Invoice.objects.only(*STATUS_FIELDS).get(pk=invoice_id)
-    except Invoice.DoesNotExist:
+    return next(iter(Invoice.objects.raw(_status_sql(), [invoice_id])), None)
+
+
+@dataclass(frozen=True)
+class PaymentCode:
+    display_kind: str
+    requisites: dict
+
+
+def invoice_payment_code_get(*, invoice_id: str) -> PaymentCode | None:
+    """What an invoice's QR code or barcode is drawn from, without loading the invoice."""
+    if not INVOICE_ID_PATTERN.match(invoice_id):
         return None
+    row = (
+        Invoice.objects.filter(pk=invoice_id)
+        .values_list("service__display_kind", "requisites")
+        .first()
+    )
+    return PaymentCode(*row) if row else None
 
 
 def invoice_get_for_merchant(

@@ -544,7 +544,7 @@ def invoice_confirm(*, invoice_id: str, payload: Mapping[str, Any], actor: Actor
 
     with transaction.atomic():
         try:
-            invoice_move_status(
+            confirmed = invoice_move_status(
                 invoice_id=invoice_id,
                 expected_from={Status.CREATED},
                 to_status=Status.PROCESSING,
@@ -557,11 +557,13 @@ def invoice_confirm(*, invoice_id: str, payload: Mapping[str, Any], actor: Actor
             raise InvoiceNotConfirmable(
                 f"The invoice is {refused.current_status} and takes no confirmation."
             ) from None
+        confirmed.confirmation_payload, confirmed.confirmed_at = values, timezone.now()
         Invoice.objects.filter(pk=invoice_id).update(
-            confirmation_payload=values, confirmed_at=timezone.now()
+            confirmation_payload=confirmed.confirmation_payload,
+            confirmed_at=confirmed.confirmed_at,
         )
         tasks.forward_confirmation.delay_on_commit(invoice_id=invoice_id)
-    return selectors.invoice_get(invoice_id=invoice_id)
+    return confirmed
 
 
 def _raise_unless_confirmable(invoice: Invoice) -> None:

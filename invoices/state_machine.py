@@ -147,7 +147,13 @@ def _move(
         raise ValueError("a partial payment is more than zero")
 
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice_id)
+        # Merchant and service come along for the callback the move writes;
+        # only the invoice row is locked.
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("merchant", "service")
+            .get(pk=invoice_id)
+        )
         current = invoice.status
 
         def refuse(error_class: type[StatusMoveRefused], reason: str) -> StatusMoveRefused:

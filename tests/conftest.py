@@ -92,8 +92,12 @@ def shop(db):
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings):
-    """Each test counts rate limits from zero, in memory."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    from django.core.cache import cache
+    """Each test counts rate limits from zero and renders images afresh, in memory."""
+    settings.CACHES = {
+        alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": alias}
+        for alias in ("default", "images")
+    }
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in ("default", "images"):
+        caches[alias].clear()

@@ -213,6 +213,18 @@ def test_images_have_strong_etags_and_revalidate(client, demo):
     assert client.get("/hpp/cpi_0000000000000000/qr.svg").status_code == 404
 
 
+def test_an_image_served_once_is_served_again_without_a_query(
+    client, demo, django_assert_num_queries
+):
+    invoice = _invoice(demo, "upi_qr_inr_invoice", "INR")
+    first = client.get(f"/hpp/{invoice.id}/qr.svg")
+    with django_assert_num_queries(0):
+        again = client.get(f"/hpp/{invoice.id}/qr.svg")
+        revalidated = client.get(f"/hpp/{invoice.id}/qr.svg", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert (again.status_code, again.content, again["ETag"]) == (200, first.content, first["ETag"])
+    assert revalidated.status_code == 304
+
+
 def test_unknown_invoices_get_a_friendly_404(client):
     response = client.get("/hpp/", {"cpi": "cpi_0000000000000000"})
     assert response.status_code == 404 and "Payment not found" in response.content.decode()

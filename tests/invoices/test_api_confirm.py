@@ -39,6 +39,7 @@ def test_a_valid_confirmation_is_202_processing_and_forwarded_after_commit(
     attributes = response.json()["data"]["attributes"]
     assert (attributes["status"], attributes["sequence"]) == ("processing", 2)
     assert len(callbacks) == 1, "exactly one forward to the provider, queued for after commit"
+    assert response.content == shop.get(f"{API}/{invoice_id}").content, "the invoice as stored"
     stored = Invoice.objects.get(pk=invoice_id)
     assert stored.confirmation_payload == {"invoice_receipt_number": receipt, "message": "paid"}
     assert stored.confirmed_at is not None
@@ -172,6 +173,8 @@ def test_unknown_and_malformed_ids_are_the_same_404(shop, invoice_id):
     response = shop.confirm(invoice_id, {"message": "x"})
     assert response.status_code == 404
     assert _errors(response)[0]["code"] == "not_found"
+    not_json = shop.post(f"{API}/{invoice_id}/confirm", "{not json", auth=False)
+    assert not_json.status_code == 404, "an unknown invoice is 404 whatever the body"
 
 
 @pytest.mark.django_db

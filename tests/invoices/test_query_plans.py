@@ -33,6 +33,7 @@ QUERIES = {
     "poll sweep": "invoices_invoice",
     "expiry sweep": "invoices_invoice",
     "callbacks sweep": "invoices_callbackdelivery",
+    "one invoice's due callbacks (worker)": "invoices_callbackdelivery",
 }
 BIG_TABLES = {"invoices_invoice", "invoices_callbackdelivery"}
 
