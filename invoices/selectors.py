@@ -10,8 +10,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.templatetags.static import static
 
-from invoices import keys
+from invoices import keys, status_cache
 from invoices.models import Invoice, Merchant, MerchantService, Service
+from invoices.status_cache import STATUS_FIELDS
 
 
 def merchant_authenticate(*, account_id: str, secret_key: str) -> tuple[Merchant, bool] | None:
@@ -134,21 +135,6 @@ def invoice_exists(*, invoice_id: str) -> bool:
     return Invoice.objects.filter(pk=invoice_id).exists()
 
 
-# What the status box shows: read on every poll of every open page, so one
-# query on the primary key, no joins, no JSON columns it does not need.
-STATUS_FIELDS = (
-    "id",
-    "status",
-    "test_mode",
-    "amount",
-    "currency",
-    "processed_amount",
-    "return_url",
-    "return_urls",
-    "locale",
-)
-
-
 @functools.cache
 def _status_sql() -> str:
     # Compiled once per process: building the query each time cost the poll
@@ -158,10 +144,16 @@ def _status_sql() -> str:
 
 
 def invoice_status_get(*, invoice_id: str) -> Invoice | None:
-    """The invoice with only the fields of its status box (others load lazily if touched)."""
+    """The invoice with only the fields of its status box: from the shared cache, else one
+    primary-key read without joins (other fields load lazily if touched)."""
     if not INVOICE_ID_PATTERN.match(invoice_id):
         return None
-    return next(iter(Invoice.objects.raw(_status_sql(), [invoice_id])), None)
+    if (invoice := status_cache.remembered(invoice_id)) is not None:
+        return invoice
+    invoice = next(iter(Invoice.objects.raw(_status_sql(), [invoice_id])), None)
+    if invoice is not None:
+        status_cache.remember(invoice_id, status_cache.status_fields(invoice), moved=False)
+    return invoice
 
 
 @dataclass(frozen=True)

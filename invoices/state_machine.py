@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from connectors.registry import get_connector
+from invoices import status_cache
 from invoices.models import Invoice, InvoiceEvent, RefusedMove
 from invoices.statuses import FINAL_STATUSES, PAID_STATUSES, Resolution, Status
 
@@ -199,6 +200,11 @@ def _move(
             created_at=now,
         )
         callback_outbox_write(invoice=invoice, event=event)
+        if status_cache.enabled():
+            moved_fields = status_cache.status_fields(invoice)
+            transaction.on_commit(
+                lambda: status_cache.remember(invoice_id, moved_fields, moved=True)
+            )
     return invoice
 
 
