@@ -17,6 +17,7 @@ import pickle
 
 import redis
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
 from redis.exceptions import RedisError
 
 from invoices.models import Invoice
@@ -77,8 +78,14 @@ def remembered(invoice_id: str) -> Invoice | None:
     except RedisError as error:
         logger.warning("status cache unreadable: %s", error)
         return None
+    if kept is None:
+        return None
     # Only this module writes these keys, in a Redis as trusted as the database.
-    return Invoice(**pickle.loads(kept)) if kept is not None else None  # noqa: S301
+    fields = pickle.loads(kept)  # noqa: S301
+    # As if read from the database with only these fields: any other one loads
+    # when touched, instead of silently holding its default.
+    names = [f.attname for f in Invoice._meta.concrete_fields if f.attname in fields]
+    return Invoice.from_db(DEFAULT_DB_ALIAS, names, [fields[name] for name in names])
 
 
 def remember(invoice_id: str, fields: dict, *, moved: bool) -> None:

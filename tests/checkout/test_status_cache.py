@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings as django_settings
 
-from invoices import status_cache
+from invoices import selectors, status_cache
 from invoices.demo import demo_load
 from invoices.models import Invoice, Merchant
 from invoices.services import invoice_create
@@ -68,6 +68,10 @@ def test_a_cached_poll_reads_no_database_and_shows_every_move(
     with django_assert_num_queries(0):
         processing = client.get(f"/hpp/{invoice_id}/status")
     assert 'data-status="processing"' in processing.content.decode()
+
+    cached = selectors.invoice_status_get(invoice_id=invoice_id)
+    with django_assert_num_queries(1):
+        assert cached.reference_id == "order-1", "a field not kept loads, as from the database"
 
     _move(invoice_id, "processed", django_capture_on_commit_callbacks)
     with django_assert_num_queries(0):
