@@ -111,6 +111,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, checking a kept connection at most once a second
+        # instead of before every request (see config/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
+        DATABASES["default"]["HEALTH_CHECK_INTERVAL"] = env.float(
+            "DB_HEALTH_CHECK_INTERVAL", default=1.0
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

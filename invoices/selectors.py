@@ -12,7 +12,12 @@ from django.templatetags.static import static
 
 from invoices import keys, status_cache
 from invoices.models import Invoice, Merchant, MerchantService, Service
+from invoices.prepared import PreparedRead
 from invoices.status_cache import STATUS_FIELDS
+
+_active_merchant_by_account = PreparedRead(
+    lambda account_id: Merchant.objects.filter(account_id=account_id, is_active=True)
+)
 
 
 def merchant_authenticate(*, account_id: str, secret_key: str) -> tuple[Merchant, bool] | None:
@@ -23,7 +28,7 @@ def merchant_authenticate(*, account_id: str, secret_key: str) -> tuple[Merchant
         test_mode = False
     else:
         return None
-    merchant = Merchant.objects.filter(account_id=account_id, is_active=True).first()
+    merchant = _active_merchant_by_account.first(account_id=account_id)
     if merchant is None:
         return None
     stored = merchant.secret_key_test_hash if test_mode else merchant.secret_key_live_hash
@@ -119,14 +124,16 @@ def _invoices_with_relations():
     return Invoice.objects.select_related("service", "merchant")
 
 
+_invoice_with_relations_by_id = PreparedRead(
+    lambda invoice_id: _invoices_with_relations().filter(pk=invoice_id)
+)
+
+
 def invoice_get(*, invoice_id: str) -> Invoice | None:
     """Any invoice by its public id (the id is the key of /confirm and of the hosted page)."""
     if not INVOICE_ID_PATTERN.match(invoice_id):
         return None
-    try:
-        return _invoices_with_relations().get(pk=invoice_id)
-    except Invoice.DoesNotExist:
-        return None
+    return _invoice_with_relations_by_id.first(invoice_id=invoice_id)
 
 
 def invoice_exists(*, invoice_id: str) -> bool:

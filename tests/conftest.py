@@ -15,7 +15,9 @@ REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
 def _database_is_postgres() -> bool:
-    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
 
 
 def _postgres_problem() -> str | None:
