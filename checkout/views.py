@@ -12,6 +12,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from checkout import presentation, services
+from config.replay import mark_replayable
 from connectors.codes import PaymentCodeError
 from connectors.codes.barcodes import barcode_svg
 from connectors.codes.qr import qr_png, qr_svg
@@ -289,7 +290,7 @@ def _image(request: HttpRequest, invoice_id: str, *, image: str, draw) -> HttpRe
     if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
         response = HttpResponse(status=304)
     else:
-        response = HttpResponse(body, content_type=content_type)
+        response = mark_replayable(HttpResponse(body, content_type=content_type))
     response["ETag"] = etag
     response["Cache-Control"] = "private, max-age=3600"
     return response

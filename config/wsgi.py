@@ -1,7 +1,11 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_wsgi_application()
+django.setup(set_prefix=False)
+
+from config.replay import ReplayingWSGIHandler  # noqa: E402
+
+application = ReplayingWSGIHandler()

@@ -1,0 +1,124 @@
+"""Responses that never change, replayed by each web process without Django's stack.
+
+An invoice's QR code or barcode never changes once drawn, and every open
+checkout page asks for it. The image itself comes from memory already
+(checkout.views._image); what remained was the middleware chain around it,
+most of the cost of a request. A view marks such a response with
+`mark_replayable`; this handler keeps its final bytes and headers (after all
+middleware) and answers the next identical request with them directly.
+
+"Identical" is strict, so a replay is exactly what Django would answer:
+the same path, no query string, a GET without If-None-Match, the same host
+and scheme (entries only ever come from requests Django accepted), and the
+same values of every request header the response varies on. Responses that
+set cookies or are not 200 are never kept. Each process keeps the most
+recently used entries, up to `REPLAY_MAX_ENTRIES`.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
+from django.http import HttpResponse
+from django.utils.cache import cc_delim_re
+
+_REPLAYABLE = "_replayable"
+
+
+def mark_replayable(response: HttpResponse) -> HttpResponse:
+    """Declare that this exact request will always get these exact bytes."""
+    setattr(response, _REPLAYABLE, True)
+    return response
+
+
+def _meta_name(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+class ReplayingWSGIHandler(WSGIHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self._max_entries = getattr(settings, "REPLAY_MAX_ENTRIES", 2000)
+        # What decides the host and scheme Django sees, behind a proxy too.
+        self._origin = ["HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme"]
+        if settings.SECURE_PROXY_SSL_HEADER:
+            self._origin.append(settings.SECURE_PROXY_SSL_HEADER[0])
+        if settings.USE_X_FORWARDED_HOST:
+            self._origin.append("HTTP_X_FORWARDED_HOST")
+        if settings.USE_X_FORWARDED_PORT:
+            self._origin.append("HTTP_X_FORWARDED_PORT")
+        # path -> (the request headers its responses vary on, how many replies it has)
+        self._vary: dict[str, tuple[tuple[str, ...], int]] = {}
+        self._replies: OrderedDict[tuple, tuple[list[tuple[str, str]], bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        if (
+            environ.get("REQUEST_METHOD") == "GET"
+            and not environ.get("QUERY_STRING")
+            and "HTTP_IF_NONE_MATCH" not in environ
+            and (known := self._vary.get(environ.get("PATH_INFO", ""))) is not None
+        ):
+            vary, _ = known
+            key = self._key(environ, vary)
+            with self._lock:
+                reply = self._replies.get(key)
+                if reply is not None:
+                    self._replies.move_to_end(key)
+            if reply is not None:
+                headers, body = reply
+                start_response("200 OK", list(headers))
+                return [body]
+        return super().__call__(environ, start_response)
+
+    def get_response(self, request):
+        response = super().get_response(request)
+        if (
+            getattr(response, _REPLAYABLE, False)
+            and request.method == "GET"
+            and response.status_code == 200
+            and not response.cookies
+            and not response.streaming
+            and not request.META.get("QUERY_STRING")
+            and "HTTP_IF_NONE_MATCH" not in request.META
+        ):
+            self._keep(request.META, response)
+        return response
+
+    def _keep(self, environ: dict, response: HttpResponse) -> None:
+        varies_on = [header for header in cc_delim_re.split(response.get("Vary", "")) if header]
+        if "*" in varies_on:
+            return
+        vary = tuple(sorted(_meta_name(header) for header in varies_on))
+        path = environ.get("PATH_INFO", "")
+        key = self._key(environ, vary)
+        with self._lock:
+            known_vary, count = self._vary.get(path, (vary, 0))
+            if known_vary != vary:  # the view changed how it varies: start this path afresh
+                self._forget(path)
+                count = 0
+            if key not in self._replies:
+                count += 1
+            self._vary[path] = (vary, count)
+            self._replies[key] = (list(response.items()), response.content)
+            while len(self._replies) > self._max_entries:
+                (evicted_path, *_), _ = self._replies.popitem(last=False)
+                evicted_vary, evicted_count = self._vary[evicted_path]
+                if evicted_count > 1:
+                    self._vary[evicted_path] = (evicted_vary, evicted_count - 1)
+                else:
+                    del self._vary[evicted_path]
+
+    def _forget(self, path: str) -> None:
+        for key in [key for key in self._replies if key[0] == path]:
+            del self._replies[key]
+        self._vary.pop(path, None)
+
+    def _key(self, environ: dict, vary: tuple[str, ...]) -> tuple:
+        return (
+            environ.get("PATH_INFO", ""),
+            *(environ.get(name) for name in self._origin),
+            *(environ.get(name) for name in vary),
+        )
