@@ -1,12 +1,16 @@
 """The hosted pages (contract section 2). Each view makes one call into services or selectors."""
 
+import functools
 import hashlib
+import json
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.cache import cache, caches
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import translation
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -20,6 +24,7 @@ from invoices import ratelimit, selectors
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from invoices.state_machine import Actor
+from invoices.status_cache import status_fields
 
 LANGUAGES = ("en", "uk")
 POLL_SECONDS = 3
@@ -61,10 +66,15 @@ def hosted_page(request: HttpRequest) -> HttpResponse:
     return _not_found(request)
 
 
-def _status_context(invoice: Invoice, *, language: str) -> dict:
-    """What the status box needs, and no more: the poll renders only this."""
+def _status_context(invoice: Invoice, *, language: str, swapped_in: bool) -> dict:
+    """What the status box needs, and no more: the poll renders only this.
+
+    `swapped_in`: htmx puts the box in place, so it also clears the confirm form
+    once the status is final.
+    """
     return {
         "invoice": invoice,
+        "swapped_in": swapped_in,
         "amount": presentation.money(invoice.amount, invoice.currency, language),
         "processed_amount": (
             presentation.money(invoice.processed_amount, invoice.currency, language)
@@ -85,7 +95,7 @@ def _invoice_context(
 ):
     final = presentation.is_final(invoice)
     return {
-        **_status_context(invoice, language=language),
+        **_status_context(invoice, language=language, swapped_in=bool(request.htmx)),
         "service": invoice.service,
         "merchant_name": invoice.merchant.name,
         "rows": presentation.requisite_rows(invoice),
@@ -227,12 +237,43 @@ def status(request: HttpRequest, invoice_id: str) -> HttpResponse:
     if invoice is None:
         return _not_found(request)
     language = _language(request, invoice)
-    return _page(
-        request,
-        "checkout/partials/status.html",
-        _status_context(invoice, language=language),
-        language=language,
+    response = HttpResponse(
+        _status_box(
+            language,
+            bool(request.htmx),
+            json.dumps(status_fields(invoice), cls=DjangoJSONEncoder, sort_keys=True),
+        )
     )
+    response["Content-Language"] = language
+    return response
+
+
+@functools.lru_cache(maxsize=4096)
+def _status_box(language: str, swapped_in: bool, fields_json: str) -> str:
+    """The status box as the poll sends it, rendered once per process for each state.
+
+    Every open page polls every few seconds and nearly always finds the same
+    state; the box depends only on these arguments (the fields of
+    invoices.status_cache.STATUS_FIELDS), so rendering it again would repeat work.
+    """
+    fields = json.loads(fields_json)
+    invoice = Invoice(
+        **{
+            **fields,
+            "amount": Decimal(fields["amount"]),
+            "processed_amount": (
+                Decimal(fields["processed_amount"]) if fields["processed_amount"] else None
+            ),
+        }
+    )
+    with translation.override(language):
+        return render_to_string(
+            "checkout/partials/status.html",
+            {
+                **_status_context(invoice, language=language, swapped_in=swapped_in),
+                "language": language,
+            },
+        )
 
 
 @require_POST

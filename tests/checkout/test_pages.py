@@ -176,6 +176,25 @@ def test_status_polls_until_final_then_returns_the_customer(client, demo):
     assert "Paid" in page and 'http-equiv="refresh"' in page
 
 
+def test_a_repeated_poll_is_not_rendered_again_and_shows_every_change(client, demo):
+    invoice = _invoice(demo, "test_uah_invoice", "UAH", reference_id="order-poll-memo")
+    url = f"/hpp/{invoice.id}/status"
+    first = client.get(url, {"locale": "uk"}, HTTP_HX_REQUEST="true")
+    again = client.get(url, {"locale": "uk"}, HTTP_HX_REQUEST="true")
+    assert again.content == first.content and again["Content-Language"] == "uk"
+    assert again.templates == [] and "checkout/partials/status.html" in [
+        template.name for template in first.templates
+    ]
+    english = client.get(url, {"locale": "en"}, HTTP_HX_REQUEST="true")
+    assert "This page updates by itself." in english.content.decode()
+    plain = client.get(url, {"locale": "en"})
+    assert 'id="confirm-area"' not in plain.content.decode()
+
+    client.post(f"/hpp/{invoice.id}/simulate", {"outcome": "paid"})
+    final = client.get(url, {"locale": "uk"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in final and 'data-status="processed"' in final
+
+
 @pytest.mark.parametrize("bad", ["javascript:alert(1)", "data:text/html,hi", "//evil.example"])
 def test_only_http_return_urls_are_followed(demo, bad):
     from checkout.services import return_url
