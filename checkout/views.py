@@ -9,20 +9,17 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
-from django.template.loader import render_to_string
-from django.utils import translation
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from checkout import presentation, services
+from checkout import presentation, rendering, services
 from config.replay import mark_replayable
 from connectors.codes import PaymentCodeError
 from connectors.codes.barcodes import barcode_svg
 from connectors.codes.qr import qr_png, qr_svg
 from invoices import ratelimit, selectors
 from invoices import services as invoice_services
-from invoices.models import Invoice
+from invoices.models import Invoice, Service
 from invoices.state_machine import Actor
 from invoices.status_cache import status_fields
 
@@ -39,8 +36,13 @@ def _language(request: HttpRequest, invoice: Invoice | None = None) -> str:
 
 
 def _page(request, template: str, context: dict, *, language: str, status: int = 200):
-    with translation.override(language):
-        response = render(request, template, {**context, "language": language}, status=status)
+    return _html_response(
+        request, rendering.render_html(template, context, language=language), language, status
+    )
+
+
+def _html_response(request, html: str, language: str, status: int = 200) -> HttpResponse:
+    response = HttpResponse(rendering.with_csrf_token(request, html), status=status)
     response["Content-Language"] = language
     return response
 
@@ -129,12 +131,31 @@ def _form_fields(invoice: Invoice, errors: dict, values: dict) -> list[dict]:
     return fields
 
 
+# Pages as first shown (no form errors): nearly every visit and reload of a hosted page.
+_invoice_pages = rendering.RenderedPages(max_entries=512)
+
+
 def _invoice_page(request, invoice: Invoice, *, errors=None, values=None, notice=None, status=200):
     language = _language(request, invoice)
-    context = _invoice_context(
-        request, invoice, language=language, errors=errors, values=values, notice=notice
-    )
-    response = _page(request, "checkout/invoice.html", context, language=language, status=status)
+
+    def render() -> str:
+        context = _invoice_context(
+            request, invoice, language=language, errors=errors, values=values, notice=notice
+        )
+        return rendering.render_html("checkout/invoice.html", context, language=language)
+
+    if errors or values or notice:
+        html = render()
+    else:
+        rendered_from = rendering.digest(
+            language,
+            bool(request.htmx),
+            [getattr(invoice, field.attname) for field in Invoice._meta.concrete_fields],
+            [getattr(invoice.service, field.attname) for field in Service._meta.concrete_fields],
+            invoice.merchant.name,
+        )
+        html = _invoice_pages.get_or_render(rendered_from, render)
+    response = _html_response(request, html, language, status)
     response.frame_ancestors = invoice.merchant.frame_ancestors
     return response
 
@@ -266,14 +287,11 @@ def _status_box(language: str, swapped_in: bool, fields_json: str) -> str:
             ),
         }
     )
-    with translation.override(language):
-        return render_to_string(
-            "checkout/partials/status.html",
-            {
-                **_status_context(invoice, language=language, swapped_in=swapped_in),
-                "language": language,
-            },
-        )
+    return rendering.render_html(
+        "checkout/partials/status.html",
+        _status_context(invoice, language=language, swapped_in=swapped_in),
+        language=language,
+    )
 
 
 @require_POST

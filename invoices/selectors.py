@@ -47,12 +47,19 @@ def merchant_credentials(*, merchant: Merchant) -> keys.IssuedCredentials:
     )
 
 
-def service_enabled_for_merchant(*, merchant: Merchant, service_code: str) -> Service | None:
-    link = (
+_enabled_service_link = PreparedRead(
+    lambda merchant_id, service_code: (
         MerchantService.objects.select_related("service")
-        .filter(merchant=merchant, enabled=True, service__code=service_code, service__enabled=True)
-        .first()
+        .filter(
+            merchant_id=merchant_id, enabled=True, service__code=service_code, service__enabled=True
+        )
+        .order_by("pk")[:1]
     )
+)
+
+
+def service_enabled_for_merchant(*, merchant: Merchant, service_code: str) -> Service | None:
+    link = _enabled_service_link.first(merchant_id=merchant.pk, service_code=service_code)
     return link.service if link else None
 
 
@@ -92,14 +99,24 @@ def service_code_for_method(*, merchant: Merchant, method_code: str, currency: s
     )
 
 
+_invoice_by_reference = PreparedRead(
+    lambda merchant_id, test_mode, reference_id: (
+        Invoice.objects.filter(
+            merchant_id=merchant_id, test_mode=test_mode, reference_id=reference_id
+        )
+        .only("id")
+        .order_by("pk")[:1]
+    )
+)
+
+
 def invoice_id_by_reference(
     *, merchant: Merchant, test_mode: bool, reference_id: str
 ) -> str | None:
-    return (
-        Invoice.objects.filter(merchant=merchant, test_mode=test_mode, reference_id=reference_id)
-        .values_list("id", flat=True)
-        .first()
+    found = _invoice_by_reference.first(
+        merchant_id=merchant.pk, test_mode=test_mode, reference_id=reference_id
     )
+    return found.pk if found else None
 
 
 def absolute_url(path_or_url: str) -> str:

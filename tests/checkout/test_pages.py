@@ -150,6 +150,53 @@ def test_csrf_is_required(demo):
     assert Invoice.objects.get(pk=invoice.id).status == "created"
 
 
+def _csrf_token(page: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+
+def test_a_page_shown_again_is_not_rendered_again_and_each_visitor_gets_a_token(demo):
+    invoice = _invoice(demo, "test_uah_invoice", "UAH", reference_id="order-page-memo")
+    first_visitor, second_visitor = (Client(enforce_csrf_checks=True) for _ in range(2))
+    first = first_visitor.get("/hpp/", {"cpi": invoice.id, "locale": "uk"})
+    second = second_visitor.get("/hpp/", {"cpi": invoice.id, "locale": "uk"})
+    assert "checkout/invoice.html" in [template.name for template in first.templates]
+    assert second.templates == []
+    first_page, second_page = first.content.decode(), second.content.decode()
+    assert _csrf_token(first_page) != _csrf_token(second_page)
+    assert re.sub(r'value="[^"]{40,}"', "", first_page) == re.sub(
+        r'value="[^"]{40,}"', "", second_page
+    )
+
+    receipt = invoice.requisites["invoice_receipt_number"]
+    confirmed = second_visitor.post(
+        f"/hpp/{invoice.id}/confirm",
+        {
+            "invoice_receipt_number": receipt,
+            "message": "paid",
+            "csrfmiddlewaretoken": _csrf_token(second_page),
+        },
+    )
+    assert confirmed.status_code == 303
+    assert Invoice.objects.get(pk=invoice.id).status == "processing"
+
+
+def test_a_kept_page_shows_any_change_to_its_invoice_or_method_at_once(client, demo):
+    invoice = _invoice(demo, "test_uah_invoice", "UAH", reference_id="order-page-change")
+    _, before = _page(client, invoice, locale="en")
+    assert "Payment details" in before
+
+    invoice.service.method_name = "Renamed by the operator"
+    invoice.service.save(update_fields=["method_name"])
+    _, renamed = _page(client, invoice, locale="en")
+    assert "Renamed by the operator" in renamed
+
+    client.post(f"/hpp/{invoice.id}/simulate", {"outcome": "paid"})
+    _, paid = _page(client, invoice, locale="en")
+    assert "Paid" in paid and "Payment details" not in paid
+    assert 'name="csrfmiddlewaretoken"' not in paid  # no form, so no token and no cookie
+    assert "csrftoken" not in client.get("/hpp/", {"cpi": invoice.id}).cookies
+
+
 def test_status_polls_until_final_then_returns_the_customer(client, demo):
     invoice = _invoice(
         demo,
