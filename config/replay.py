@@ -9,20 +9,26 @@ middleware) and answers the next identical request with them directly.
 
 "Identical" is strict, so a replay is exactly what Django would answer:
 the same path, no query string, a GET without If-None-Match, the same host
-and scheme (entries only ever come from requests Django accepted), and the
-same values of every request header the response varies on. Responses that
-set cookies or are not 200 are never kept. Each process keeps the most
-recently used entries, up to `REPLAY_MAX_ENTRIES`.
+and scheme (entries only ever come from requests Django accepted), the same
+values of every request header the response varies on, and the same values
+of the cookies Django's middleware reads (session, CSRF, language, messages:
+a missing or malformed one changes its answer). Responses that set cookies,
+are not 200 or do not say how long they may be cached are never kept, and
+an entry lives no longer than the response's Cache-Control max-age. Each
+process keeps the most recently used entries, up to `REPLAY_MAX_ENTRIES`.
 """
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpResponse
-from django.utils.cache import cc_delim_re
+from django.http.cookie import parse_cookie
+from django.utils.cache import cc_delim_re, get_max_age
 
 _REPLAYABLE = "_replayable"
 
@@ -34,7 +40,8 @@ def mark_replayable(response: HttpResponse) -> HttpResponse:
 
 
 def _meta_name(header: str) -> str:
-    return "HTTP_" + header.upper().replace("-", "_")
+    name = header.upper().replace("-", "_")
+    return name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + name
 
 
 class ReplayingWSGIHandler(WSGIHandler):
@@ -49,9 +56,19 @@ class ReplayingWSGIHandler(WSGIHandler):
             self._origin.append("HTTP_X_FORWARDED_HOST")
         if settings.USE_X_FORWARDED_PORT:
             self._origin.append("HTTP_X_FORWARDED_PORT")
+        # The cookies Django's own middleware reads from a request.
+        self._cookies = (
+            settings.SESSION_COOKIE_NAME,
+            settings.CSRF_COOKIE_NAME,
+            settings.LANGUAGE_COOKIE_NAME,
+            CookieStorage.cookie_name,
+        )
         # path -> (the request headers its responses vary on, how many replies it has)
         self._vary: dict[str, tuple[tuple[str, ...], int]] = {}
-        self._replies: OrderedDict[tuple, tuple[list[tuple[str, str]], bytes]] = OrderedDict()
+        # key -> (headers, body, monotonic time after which it must not be replayed)
+        self._replies: OrderedDict[tuple, tuple[list[tuple[str, str]], bytes, float]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
@@ -67,8 +84,8 @@ class ReplayingWSGIHandler(WSGIHandler):
                 reply = self._replies.get(key)
                 if reply is not None:
                     self._replies.move_to_end(key)
-            if reply is not None:
-                headers, body = reply
+            if reply is not None and time.monotonic() < reply[2]:
+                headers, body, _ = reply
                 start_response("200 OK", list(headers))
                 return [body]
         return super().__call__(environ, start_response)
@@ -89,7 +106,8 @@ class ReplayingWSGIHandler(WSGIHandler):
 
     def _keep(self, environ: dict, response: HttpResponse) -> None:
         varies_on = [header for header in cc_delim_re.split(response.get("Vary", "")) if header]
-        if "*" in varies_on:
+        kept_seconds = get_max_age(response)
+        if "*" in varies_on or not kept_seconds:
             return
         vary = tuple(sorted(_meta_name(header) for header in varies_on))
         path = environ.get("PATH_INFO", "")
@@ -102,7 +120,11 @@ class ReplayingWSGIHandler(WSGIHandler):
             if key not in self._replies:
                 count += 1
             self._vary[path] = (vary, count)
-            self._replies[key] = (list(response.items()), response.content)
+            self._replies[key] = (
+                list(response.items()),
+                response.content,
+                time.monotonic() + kept_seconds,
+            )
             while len(self._replies) > self._max_entries:
                 (evicted_path, *_), _ = self._replies.popitem(last=False)
                 evicted_vary, evicted_count = self._vary[evicted_path]
@@ -117,8 +139,10 @@ class ReplayingWSGIHandler(WSGIHandler):
         self._vary.pop(path, None)
 
     def _key(self, environ: dict, vary: tuple[str, ...]) -> tuple:
+        cookies = parse_cookie(environ["HTTP_COOKIE"]) if environ.get("HTTP_COOKIE") else {}
         return (
             environ.get("PATH_INFO", ""),
             *(environ.get(name) for name in self._origin),
             *(environ.get(name) for name in vary),
+            *(cookies.get(name) for name in self._cookies),
         )

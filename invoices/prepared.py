@@ -45,6 +45,22 @@ class _Compiled:
     init_list: list[str]
     related_populators: list
     converters: tuple[tuple[int, tuple[Callable, ...], Any], ...]
+    # The type each parameter value was compiled with: the SQL fits only values of it
+    # (None, say, would need IS NULL instead of =).
+    value_types: dict[str, type]
+
+    def check(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            if isinstance(value, bool):
+                continue
+            expected = self.value_types.get(name)
+            if expected is None or not isinstance(value, expected):
+                raise TypeError(
+                    f"prepared read: {name}={value!r}, compiled for "
+                    f"{expected.__name__ if expected else 'no such value'}"
+                )
+        if len(values) - sum(isinstance(v, bool) for v in values.values()) != len(self.value_types):
+            raise TypeError(f"prepared read: values {sorted(self.value_types)} are needed")
 
     def rows_to_instances(self, rows, connection) -> list[Model]:
         instances = []
@@ -80,6 +96,7 @@ class PreparedRead:
     def all(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> list[Model]:
         connection = connections[using]
         compiled = self._compiled_for(connection, values)
+        compiled.check(values)
         parameters = [
             values[value] if is_value else value for is_value, value in compiled.parameters
         ]
@@ -89,7 +106,13 @@ class PreparedRead:
         return compiled.rows_to_instances(rows, connection)
 
     def first(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> Model | None:
+        """The one instance found, or None: for lookups by a unique key or sliced to one row."""
         found = self.all(using=using, **values)
+        if len(found) > 1:
+            raise ValueError(
+                f"prepared read: {len(found)} rows for a lookup of one; "
+                "look up by a unique key or slice the queryset"
+            )
         return found[0] if found else None
 
     def _compiled_for(self, connection, values: dict[str, Any]) -> _Compiled:
@@ -143,6 +166,10 @@ class PreparedRead:
             fields_end=fields[-1] + 1,
             init_list=[column[0].target.attname for column in select[fields[0] : fields[-1] + 1]],
             related_populators=get_related_populators(klass_info, select, connection.alias),
+            value_types={
+                name: str if isinstance(values[name], str) else int
+                for name in names_by_marker.values()
+            },
             converters=tuple(
                 (position, tuple(functions), expression)
                 for position, (functions, expression) in compiler.get_converters(

@@ -2,6 +2,7 @@
 without running Django again; anything that could change the answer goes through Django."""
 
 import io
+import time
 from decimal import Decimal
 
 import pytest
@@ -137,3 +138,39 @@ def test_it_keeps_the_most_recently_used_answers(qr_invoice, django_runs, settin
     assert len(django_runs) == 3
     _get(application, path, accept_language="uk")
     assert len(django_runs) == 4
+
+
+def test_the_cookies_django_reads_are_part_of_what_is_replayed(qr_invoice, django_runs):
+    application = ReplayingWSGIHandler()
+    path = f"/hpp/{qr_invoice.id}/qr.svg"
+    in_ukrainian = _get(application, path, accept_language="en", cookie="django_language=uk")
+    assert ("Content-Language", "uk") in in_ukrainian[1]
+    plain = _get(application, path, accept_language="en", cookie="analytics=1")
+    assert ("Content-Language", "en") in plain[1]
+    assert len(django_runs) == 2
+
+    bad_token = _get(application, path, accept_language="en", cookie="csrftoken=bad")
+    assert any(name == "Set-Cookie" and "csrftoken=" in value for name, value in bad_token[1])
+    # An answer that sets a cookie is never kept: Django answers the next one too.
+    again = _get(application, path, accept_language="en", cookie="csrftoken=bad")
+    assert any(name == "Set-Cookie" and "csrftoken=" in value for name, value in again[1])
+    assert len(django_runs) == 4
+    # Another visitor's cookies that Django does not read share the replay.
+    assert _get(application, path, accept_language="en", cookie="analytics=2") == plain
+    assert len(django_runs) == 4
+
+
+def test_a_replay_lives_no_longer_than_the_response_may_be_cached(
+    qr_invoice, django_runs, monkeypatch
+):
+    application = ReplayingWSGIHandler()
+    path = f"/hpp/{qr_invoice.id}/qr.svg"
+    status, headers, _ = _get(application, path)
+    assert "max-age=3600" in dict(headers)["Cache-Control"]
+    _get(application, path)
+    assert len(django_runs) == 1
+
+    later = time.monotonic() + 3601
+    monkeypatch.setattr("config.replay.time.monotonic", lambda: later)
+    _get(application, path)
+    assert len(django_runs) == 2

@@ -94,3 +94,23 @@ def test_a_merchant_read_is_the_orm_read():
     assert model_to_dict(by_account.first(account_id=merchant.account_id)) == model_to_dict(
         Merchant.objects.get(pk=merchant.pk)
     )
+
+
+def test_a_value_of_another_type_than_compiled_is_refused_not_mismatched():
+    by_name = PreparedRead(lambda name: Merchant.objects.filter(name=name))
+    merchant = MerchantFactory()
+    assert by_name.first(name=merchant.name).pk == merchant.pk
+    with pytest.raises(TypeError, match="name=None"):
+        by_name.first(name=None)  # would need IS NULL, not = NULL
+    with pytest.raises(TypeError, match="needed"):
+        by_name.first()
+
+
+def test_first_is_for_one_row():
+    every_test_invoice = PreparedRead(
+        lambda test_mode: Invoice.objects.filter(test_mode=test_mode).order_by("pk")
+    )
+    InvoiceFactory(), InvoiceFactory()
+    with pytest.raises(ValueError, match="2 rows"):
+        every_test_invoice.first(test_mode=True)
+    assert len(every_test_invoice.all(test_mode=True)) == 2
