@@ -9,7 +9,7 @@ Each endpoint makes one call into `invoices.services` or `invoices.selectors`.
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -61,12 +61,30 @@ class ApiCaller:
         return Actor("merchant", self.merchant.account_id)
 
 
+@dataclass(frozen=True)
+class PresentedCredentials:
+    account_id: str
+    secret_key: str = field(repr=False)  # never in a log line or traceback
+
+
 class MerchantKeyAuth(HttpBasicAuth):
-    """HTTP Basic: account id as the user name, a secret key as the password."""
+    """HTTP Basic: account id as the user name, a secret key as the password.
+
+    `deferred=True` only parses them, for an endpoint whose one selector call
+    authenticates (the invoice read checks the key against the merchant it
+    reads with the invoice): it gets PresentedCredentials and raises
+    AuthenticationError when that call refuses them.
+    """
+
+    def __init__(self, *, deferred: bool = False):
+        super().__init__()
+        self.deferred = deferred
 
     def authenticate(self, request: HttpRequest, username: str, password: str):
         if "\x00" in username or "\x00" in password:
             return None
+        if self.deferred:
+            return PresentedCredentials(account_id=username, secret_key=password)
         found = selectors.merchant_authenticate(account_id=username, secret_key=password)
         return ApiCaller(*found) if found else None
 
@@ -379,18 +397,20 @@ def _create_response(caller: ApiCaller, document: InvoiceCreateDocument) -> Http
 
 @api.get(
     "/payment-invoices/{invoice_id}",
-    auth=MerchantKeyAuth(),
+    auth=MerchantKeyAuth(deferred=True),
     response={200: InvoiceDocument, **_ERRORS},
     summary="Read an invoice",
 )
 def read_invoice(request: HttpRequest, invoice_id: str):
-    caller: ApiCaller = request.auth
-    invoice = selectors.invoice_get_for_merchant(
-        merchant=caller.merchant, test_mode=caller.test_mode, invoice_id=invoice_id
+    presented: PresentedCredentials = request.auth
+    read = selectors.invoice_get_authenticated(
+        account_id=presented.account_id, secret_key=presented.secret_key, invoice_id=invoice_id
     )
-    if invoice is None:
+    if read is None:
+        raise AuthenticationError
+    if read.invoice is None:
         raise Http404
-    return _json(invoice_document(invoice))
+    return _json(invoice_document(read.invoice))
 
 
 _LIST_PARAMETERS = [

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from connectors.sandbox import CONFIRMATION_SCHEMA
-from invoices.models import IdempotencyKey, Invoice
-from tests.api import API, decimal_json, seed_request
+from invoices.models import IdempotencyKey, Invoice, Merchant
+from tests.api import API, basic_auth, decimal_json, seed_request
 from tests.factories import InvoiceFactory, MerchantFactory, MerchantServiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -301,6 +301,36 @@ def test_other_merchants_invoices_and_bad_ids_are_404(shop):
         response = shop.get(f"{API}/{invoice_id}")
         assert response.status_code == 404, invoice_id
         assert _errors(response)[0]["code"] == "not_found"
+
+
+def test_reading_ones_own_invoice_authenticates_and_reads_in_one_query(
+    shop, django_assert_num_queries
+):
+    invoice_id = shop.create("order-1").json()["data"]["id"]
+    with django_assert_num_queries(1):
+        response = shop.get(f"{API}/{invoice_id}")
+    assert response.status_code == 200
+    assert response.json()["data"]["id"] == invoice_id
+
+
+def test_a_read_with_a_wrong_key_or_an_inactive_account_is_401(shop):
+    invoice_id = shop.create("order-1").json()["data"]["id"]
+    foreign = InvoiceFactory(merchant=MerchantFactory())
+    keys = shop.credentials
+    wrong_keys = [
+        basic_auth(keys.account_id, keys.secret_key_test[:-1] + "x"),
+        basic_auth(keys.account_id, keys.public_key_test),
+        basic_auth(keys.account_id, "sk_test_"),
+        basic_auth(foreign.merchant.account_id, keys.secret_key_test),
+    ]
+    for authorization in wrong_keys:
+        for read in (invoice_id, foreign.id, "cpi_0000000000000000", "nope"):
+            response = shop.client.get(f"{API}/{read}", HTTP_AUTHORIZATION=authorization)
+            assert response.status_code == 401, (authorization, read)
+            assert _errors(response)[0]["code"] == "unauthorized"
+
+    Merchant.objects.filter(pk=shop.merchant.pk).update(is_active=False)
+    assert shop.get(f"{API}/{invoice_id}").status_code == 401
 
 
 def test_no_html_anywhere_under_api(shop):
