@@ -108,6 +108,8 @@ def test_a_worker_whose_database_connection_was_cut_reconnects(shop, receiver, t
         assert worker.wait_for("ready.", timeout=60), worker.output
         move_to_processing(first)
         assert len(receiver.wait_for(1, timeout=30)) == 1, worker.output
+        # Cut between tasks: the callback arrives before its task records the attempt.
+        assert worker.wait_for("succeeded", timeout=30), worker.output
         with connection.cursor() as cursor:  # as a PostgreSQL restart or failover would
             cursor.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
