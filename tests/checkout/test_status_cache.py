@@ -1,6 +1,7 @@
 """The status poll with a shared cache (Redis): no database once cached, never a stale status."""
 
 import secrets
+import time
 from decimal import Decimal
 
 import pytest
@@ -98,3 +99,66 @@ def test_with_the_cache_unreachable_moves_and_polls_go_on(
     response = client.get(f"/hpp/{invoice_id}/status")
     assert response.status_code == 200
     assert 'data-status="processing"' in response.content.decode()
+
+
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(django_settings.REDIS_URL)
+
+
+def _gets_served_by_redis() -> int:
+    return int(_redis().info("commandstats").get("cmdstat_get", {}).get("calls", 0))
+
+
+def _written_by_another_process(invoice_id: str, status: str) -> None:
+    """What a move's commit in a worker writes: this process hears of it only from Redis."""
+    import pickle
+
+    fields = status_cache.status_fields(Invoice.objects.get(pk=invoice_id))
+    key = f"{django_settings.CACHES['default']['KEY_PREFIX']}:invoice-status:{invoice_id}"
+    _redis().set(key, pickle.dumps({**fields, "status": status}), ex=60)
+
+
+def _poll_until(client, invoice_id: str, text: str, *, within: float) -> float:
+    started = time.monotonic()
+    while text not in client.get(f"/hpp/{invoice_id}/status").content.decode():
+        assert time.monotonic() - started < within, f"{text} not shown within {within} s"
+        time.sleep(0.01)
+    return time.monotonic() - started
+
+
+def _poll_until_copied(client, invoice_id: str) -> None:
+    """Tracking starts with the process's first poll: wait until a poll reads no Redis."""
+    deadline = time.monotonic() + 5
+    while True:
+        before = _gets_served_by_redis()
+        client.get(f"/hpp/{invoice_id}/status")
+        if _gets_served_by_redis() - before == 0:
+            return
+        assert time.monotonic() < deadline, "polls never came from this process's copy"
+        time.sleep(0.02)
+
+
+def test_repeated_polls_come_from_this_process_and_hear_of_another_process_move(client, invoice_id):
+    _poll_until_copied(client, invoice_id)
+    before = _gets_served_by_redis()
+    for _ in range(5):
+        assert 'data-status="created"' in client.get(f"/hpp/{invoice_id}/status").content.decode()
+    assert _gets_served_by_redis() - before == 0
+
+    _written_by_another_process(invoice_id, "processing")
+    assert _poll_until(client, invoice_id, 'data-status="processing"', within=1) < 1
+
+
+@pytest.mark.parametrize("connection", ["pubsub", "normal"])
+def test_a_lost_tracking_connection_never_leaves_a_stale_copy(client, invoice_id, connection):
+    _poll_until_copied(client, invoice_id)
+    # The listener (pubsub) or every ordinary connection, the reader among them, as a
+    # Redis restart or a network cut would.
+    _redis().client_kill_filter(_type=connection, skipme=True)
+    _written_by_another_process(invoice_id, "processing")
+    _poll_until(client, invoice_id, 'data-status="processing"', within=2)
+    _poll_until_copied(client, invoice_id)  # tracking comes back by itself
+    _written_by_another_process(invoice_id, "processed")
+    _poll_until(client, invoice_id, 'data-status="processed"', within=1)
