@@ -1,13 +1,10 @@
 """The hosted pages (contract section 2). Each view makes one call into services or selectors."""
 
-import functools
 import hashlib
-import json
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.cache import cache, caches
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -252,46 +249,28 @@ def confirm(request: HttpRequest, invoice_id: str) -> HttpResponse:
     return HttpResponseRedirect(f"/hpp/?cpi={invoice_id}", status=303)
 
 
+# The status box as the poll sends it, once per process for each state.
+_status_boxes = rendering.RenderedPages(max_entries=4096)
+
+
 @require_GET
 def status(request: HttpRequest, invoice_id: str) -> HttpResponse:
     invoice = selectors.invoice_status_get(invoice_id=invoice_id)
     if invoice is None:
         return _not_found(request)
     language = _language(request, invoice)
-    response = HttpResponse(
-        _status_box(
-            language,
-            bool(request.htmx),
-            json.dumps(status_fields(invoice), cls=DjangoJSONEncoder, sort_keys=True),
-        )
+    swapped_in = bool(request.htmx)
+    # Every open page polls every few seconds and nearly always finds the same
+    # state; the box depends only on the status fields, the language and htmx.
+    html = _status_boxes.get_or_render(
+        rendering.digest(language, swapped_in, status_fields(invoice)),
+        lambda: rendering.render_html(
+            "checkout/partials/status.html",
+            _status_context(invoice, language=language, swapped_in=swapped_in),
+            language=language,
+        ),
     )
-    response["Content-Language"] = language
-    return response
-
-
-@functools.lru_cache(maxsize=4096)
-def _status_box(language: str, swapped_in: bool, fields_json: str) -> str:
-    """The status box as the poll sends it, rendered once per process for each state.
-
-    Every open page polls every few seconds and nearly always finds the same
-    state; the box depends only on these arguments (the fields of
-    invoices.status_cache.STATUS_FIELDS), so rendering it again would repeat work.
-    """
-    fields = json.loads(fields_json)
-    invoice = Invoice(
-        **{
-            **fields,
-            "amount": Decimal(fields["amount"]),
-            "processed_amount": (
-                Decimal(fields["processed_amount"]) if fields["processed_amount"] else None
-            ),
-        }
-    )
-    return rendering.render_html(
-        "checkout/partials/status.html",
-        _status_context(invoice, language=language, swapped_in=swapped_in),
-        language=language,
-    )
+    return _html_response(request, html, language)
 
 
 @require_POST
