@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -255,9 +256,10 @@ _status_boxes = rendering.RenderedPages(max_entries=4096)
 
 @require_GET
 def status(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    invoice = selectors.invoice_status_get(invoice_id=invoice_id)
-    if invoice is None:
+    snapshot = selectors.invoice_status_get(invoice_id=invoice_id)
+    if snapshot is None:
         return _not_found(request)
+    invoice = snapshot.invoice
     language = _language(request, invoice)
     swapped_in = bool(request.htmx)
     # Every open page polls every few seconds and nearly always finds the same
@@ -270,7 +272,13 @@ def status(request: HttpRequest, invoice_id: str) -> HttpResponse:
             language=language,
         ),
     )
-    return _html_response(request, html, language)
+    response = _html_response(request, html, language)
+    patch_vary_headers(response, ["HX-Request"])
+    add_never_cache_headers(response)  # a status is only ever true now
+    if snapshot.still_current is not None:
+        # The same poll gets these bytes again, without Django, until the status changes.
+        mark_replayable(response, while_true=snapshot.still_current)
+    return response
 
 
 @require_POST

@@ -177,17 +177,22 @@ def _status_sql() -> str:
     return sql
 
 
-def invoice_status_get(*, invoice_id: str) -> Invoice | None:
+def invoice_status_get(*, invoice_id: str) -> status_cache.StatusSnapshot | None:
     """The invoice with only the fields of its status box: from the shared cache, else one
-    primary-key read without joins (other fields load lazily if touched)."""
+    primary-key read without joins (other fields load lazily if touched).
+
+    When this process holds its own copy of the cached entry, the snapshot
+    can also tell whether that copy is still current (`still_current`).
+    """
     if not INVOICE_ID_PATTERN.match(invoice_id):
         return None
-    if (invoice := status_cache.remembered(invoice_id)) is not None:
-        return invoice
+    if (snapshot := status_cache.remembered(invoice_id)) is not None:
+        return snapshot
     invoice = next(iter(Invoice.objects.raw(_status_sql(), [invoice_id])), None)
-    if invoice is not None:
-        status_cache.remember(invoice_id, status_cache.status_fields(invoice), moved=False)
-    return invoice
+    if invoice is None:
+        return None
+    status_cache.remember(invoice_id, status_cache.status_fields(invoice), moved=False)
+    return status_cache.StatusSnapshot(invoice, still_current=None)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ import pickle
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis
 from django.conf import settings
@@ -47,6 +49,9 @@ STATUS_FIELDS = (
     "return_urls",
     "locale",
 )
+# Says whether the copy an answer was made from is still the current entry.
+Witness = Callable[[], bool]
+
 # Moves write through, so this only bounds how long an entry could outlive a
 # failed write (Redis unreachable just as a move committed).
 KEPT_SECONDS = 60
@@ -88,26 +93,45 @@ class _TrackedCopies:
             target=self._listen, name="status-cache-invalidations", daemon=True
         ).start()
 
-    def get(self, key: str, fallback: redis.Redis) -> bytes | None:
+    def get(self, key: str, fallback: redis.Redis) -> tuple[bytes | None, Witness | None]:
+        """The entry, and while this process holds a copy of it, what tells if it still does."""
         with self._lock:
             reader = self._reader
             copy = self._copies.get(key) if reader is not None else None
             if copy is not None and copy[1] <= time.monotonic():
                 copy = None
         if reader is None:
-            return fallback.get(key)
+            return fallback.get(key), None
         with reader.single_connection_lock:
             if copy is not None and self._reader_connected(reader):
-                return copy[0]
+                return copy[0], self._witness(key, copy, reader)
             epoch = self._epoch
             value = reader.get(key)  # from now on Redis tells us when this key changes
-        if value is not None:
+        if value is None:
+            return None, None
+        with self._lock:
+            if self._epoch != epoch or self._reader is not reader:
+                return value, None
+            copy = self._copies[key] = (value, time.monotonic() + KEPT_SECONDS)
+            while len(self._copies) > self.MAX_ENTRIES:
+                self._copies.popitem(last=False)
+        return value, self._witness(key, copy, reader)
+
+    def _witness(self, key: str, copy: tuple[bytes, float], reader: redis.Redis) -> Witness:
+        def still_current() -> bool:
+            """While this very copy is held: no invalidation, expiry or lost connection since."""
             with self._lock:
-                if self._epoch == epoch and self._reader is reader:
-                    self._copies[key] = (value, time.monotonic() + KEPT_SECONDS)
-                    while len(self._copies) > self.MAX_ENTRIES:
-                        self._copies.popitem(last=False)
-        return value
+                held = (
+                    self._reader is reader
+                    and self._copies.get(key) is copy
+                    and copy[1] > time.monotonic()
+                )
+            if not held:
+                return False
+            with reader.single_connection_lock:
+                return self._reader_connected(reader)
+
+        return still_current
 
     def _reader_connected(self, reader: redis.Redis) -> bool:
         """Whether the reader's connection (and so its tracking) is intact.
@@ -247,13 +271,20 @@ def status_fields(invoice: Invoice) -> dict:
     return {name: getattr(invoice, name) for name in STATUS_FIELDS}
 
 
-def remembered(invoice_id: str) -> Invoice | None:
+@dataclass(frozen=True)
+class StatusSnapshot:
+    invoice: Invoice
+    # Set while this process holds a copy of the entry: True until the entry changes.
+    still_current: Witness | None
+
+
+def remembered(invoice_id: str) -> StatusSnapshot | None:
     """The invoice's status-box fields from the shared cache, if it holds them."""
     if (shared := _shared()) is None:
         return None
     client, prefix, location = shared
     try:
-        kept = _tracked_copies(location).get(
+        kept, still_current = _tracked_copies(location).get(
             f"{prefix}:invoice-status:{invoice_id}", fallback=client
         )
     except RedisError as error:
@@ -266,7 +297,8 @@ def remembered(invoice_id: str) -> Invoice | None:
     # As if read from the database with only these fields: any other one loads
     # when touched, instead of silently holding its default.
     names = [f.attname for f in Invoice._meta.concrete_fields if f.attname in fields]
-    return Invoice.from_db(DEFAULT_DB_ALIAS, names, [fields[name] for name in names])
+    invoice = Invoice.from_db(DEFAULT_DB_ALIAS, names, [fields[name] for name in names])
+    return StatusSnapshot(invoice, still_current)
 
 
 def remember(invoice_id: str, fields: dict, *, moved: bool) -> None:

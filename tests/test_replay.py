@@ -174,3 +174,97 @@ def test_a_replay_lives_no_longer_than_the_response_may_be_cached(
     monkeypatch.setattr("config.replay.time.monotonic", lambda: later)
     _get(application, path)
     assert len(django_runs) == 2
+
+
+# The status poll: replayed while this process's copy of the status is current ------------
+
+
+def _until_replayed(application, path, runs, **request) -> tuple:
+    """Tracking starts with the process's first read: poll until an answer skips Django."""
+    deadline = time.monotonic() + 5
+    while True:
+        before = len(runs)
+        answer = _get(application, path, **request)
+        if len(runs) == before:
+            return answer
+        assert time.monotonic() < deadline, "the poll was never replayed"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def polled_invoice(settings):
+    from tests.checkout.test_status_cache import _use_redis_cache
+
+    _use_redis_cache(settings, settings.REDIS_URL)
+    demo_load()
+    return invoice_create(
+        merchant=Merchant.objects.get(name="Demo Shop"),
+        service_code="test_uah_invoice",
+        reference_id="order-poll-replay",
+        amount=Decimal("2126.68"),
+        currency="UAH",
+        test_mode=True,
+        actor=Actor("test"),
+    )
+
+
+@pytest.mark.redis
+def test_a_repeated_poll_is_replayed_until_a_move_in_this_process(
+    polled_invoice, django_runs, django_capture_on_commit_callbacks
+):
+    from tests.checkout.test_status_cache import _move
+
+    application = ReplayingWSGIHandler()
+    path = f"/hpp/{polled_invoice.id}/status"
+    replayed = _until_replayed(application, path, django_runs, query="locale=en", hx_request="true")
+    status, headers, body = replayed
+    assert status == "200 OK" and b'data-status="created"' in body
+    assert "no-store" in dict(headers)["Cache-Control"]
+    assert "HX-Request" in dict(headers)["Vary"]
+    for _ in range(3):
+        assert _get(application, path, query="locale=en", hx_request="true") == replayed
+    runs = len(django_runs)
+
+    _move(polled_invoice.id, "processing", django_capture_on_commit_callbacks)
+    _, _, body = _get(application, path, query="locale=en", hx_request="true")
+    assert b'data-status="processing"' in body
+    assert len(django_runs) == runs + 1, "the move ended the replay at once"
+
+
+@pytest.mark.redis
+def test_a_replayed_poll_hears_of_another_process_move(polled_invoice, django_runs):
+    from tests.checkout.test_status_cache import _written_by_another_process
+
+    application = ReplayingWSGIHandler()
+    path = f"/hpp/{polled_invoice.id}/status"
+    _until_replayed(application, path, django_runs, query="locale=en")
+    _written_by_another_process(polled_invoice.id, "processing")
+    started = time.monotonic()
+    while b'data-status="processing"' not in _get(application, path, query="locale=en")[2]:
+        assert time.monotonic() - started < 1, "a stale status was replayed for a second"
+        time.sleep(0.01)
+
+
+@pytest.mark.redis
+def test_each_poll_variant_is_its_own_replay(polled_invoice, django_runs):
+    application = ReplayingWSGIHandler()
+    path = f"/hpp/{polled_invoice.id}/status"
+    english = _until_replayed(application, path, django_runs, query="locale=en")
+    ukrainian = _until_replayed(application, path, django_runs, query="locale=uk")
+    assert ("Content-Language", "en") in english[1]
+    assert ("Content-Language", "uk") in ukrainian[1]
+    swapped = _until_replayed(application, path, django_runs, query="locale=en", hx_request="true")
+    plain = _until_replayed(application, path, django_runs, query="locale=en")
+    assert plain == english
+    assert swapped[2] == english[2]  # the same box until a final status swaps more in
+
+    from tests.checkout.test_status_cache import _written_by_another_process
+
+    _written_by_another_process(polled_invoice.id, "processed")
+    time.sleep(0.2)  # the invalidation's way back
+    final = _until_replayed(application, path, django_runs, query="locale=en")
+    final_swapped = _until_replayed(
+        application, path, django_runs, query="locale=en", hx_request="true"
+    )
+    assert b'data-status="processed"' in final[2] and b"hx-swap-oob" not in final[2]
+    assert b'data-status="processed"' in final_swapped[2] and b"hx-swap-oob" in final_swapped[2]

@@ -70,7 +70,7 @@ def test_a_cached_poll_reads_no_database_and_shows_every_move(
         processing = client.get(f"/hpp/{invoice_id}/status")
     assert 'data-status="processing"' in processing.content.decode()
 
-    cached = selectors.invoice_status_get(invoice_id=invoice_id)
+    cached = selectors.invoice_status_get(invoice_id=invoice_id).invoice
     with django_assert_num_queries(1):
         assert cached.reference_id == "order-1", "a field not kept loads, as from the database"
 
