@@ -268,6 +268,22 @@ def test_a_held_lease_keeps_a_second_worker_away(shop, receiver):
     assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
 
 
+@pytest.mark.postgres
+def test_a_delivery_costs_four_statements(shop, receiver, django_assert_num_queries):
+    """Take the lease, read what is due, record the attempt with the new state, give the
+    lease back and learn whether more came meanwhile: the path every callback takes."""
+    invoice_id = _invoice(shop, receiver.url)
+    _move(invoice_id, "processing")
+    with django_assert_num_queries(4):
+        assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+    delivery = CallbackDelivery.objects.get()
+    assert (delivery.state, delivery.attempts) == ("delivered", 1)
+    assert delivery.delivered_at == delivery.last_attempt_at
+    attempt = CallbackAttempt.objects.get()
+    assert (attempt.delivery_id, attempt.status_code, attempt.error) == (delivery.pk, 200, "")
+    assert Invoice.objects.get(pk=invoice_id).callbacks_lease_until is None
+
+
 def test_callbacks_to_one_merchant_share_a_kept_alive_connection(shop, receiver):
     ids = [_invoice(shop, receiver.url, reference=f"keep-{n}") for n in range(5)]
     for invoice_id in ids:
