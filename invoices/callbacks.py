@@ -28,6 +28,7 @@ from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
 from invoices import selectors
+from invoices.combined_writes import Insert, Update, write_together
 from invoices.models import CallbackAttempt, CallbackDelivery, Invoice, InvoiceEvent, Merchant
 from invoices.prepared import PreparedRead
 from invoices.resources import invoice_document
@@ -226,33 +227,7 @@ def _record_attempt(
         logger.warning("callback %s gave up after %s attempts", delivery.webhook_id, attempts)
     else:
         changes.update(next_attempt_at=now + retry_delay(attempts))
-    if connection.vendor == "postgresql":
-        _insert_and_update(attempt, delivery.pk, changes)
-    else:
-        with transaction.atomic():
-            attempt.save(force_insert=True)
-            CallbackDelivery.objects.filter(pk=delivery.pk).update(**changes)
-
-
-def _insert_and_update(attempt: CallbackAttempt, delivery_pk: int, changes: dict) -> None:
-    """PostgreSQL: both writes in one statement, so one round trip instead of four
-    (BEGIN, INSERT, UPDATE, COMMIT) on the path every callback takes."""
-    quote = connection.ops.quote_name
-    inserted = [f for f in CallbackAttempt._meta.concrete_fields if not f.primary_key]
-    changed = [CallbackDelivery._meta.get_field(name) for name in changes]
-    parameters = [f.get_db_prep_save(f.pre_save(attempt, True), connection) for f in inserted]
-    parameters += [f.get_db_prep_save(changes[f.name], connection) for f in changed]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            # Names from the models' metadata, values as parameters.
-            f"WITH attempt AS (INSERT INTO {quote(CallbackAttempt._meta.db_table)} "  # noqa: S608
-            f"({', '.join(quote(f.column) for f in inserted)}) "
-            f"VALUES ({', '.join(['%s'] * len(inserted))})) "
-            f"UPDATE {quote(CallbackDelivery._meta.db_table)} "
-            f"SET {', '.join(f'{quote(f.column)} = %s' for f in changed)} "
-            f"WHERE {quote(CallbackDelivery._meta.pk.column)} = %s",
-            [*parameters, delivery_pk],
-        )
+    write_together([Insert(attempt), Update(CallbackDelivery, delivery.pk, changes)])
 
 
 def retry_delay(attempts: int) -> timedelta:

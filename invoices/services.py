@@ -32,6 +32,7 @@ from connectors.base import (
 from connectors.registry import UnknownConnector, get_connector
 from connectors.requisites import requisites_problems
 from invoices import keys, selectors
+from invoices.combined_writes import Insert, write_together
 from invoices.confirmation import (
     PayloadProblem,
     confirmation_payload_problems,
@@ -344,12 +345,10 @@ def _issue_requisites(
     return issued, None
 
 
-@transaction.atomic
 def _invoice_store(
     invoice: Invoice, *, issued: IssuedRequisites | None, failure: str | None, actor: Actor
 ) -> Invoice:
-    invoice.save(force_insert=True)
-    InvoiceEvent.objects.create(
+    created = InvoiceEvent(
         invoice=invoice,
         sequence=invoice.sequence,
         from_status=None,
@@ -360,16 +359,21 @@ def _invoice_store(
         created_at=invoice.created_at,
     )
     if failure is None:
+        write_together([Insert(invoice), Insert(created)])
         return invoice
-    return invoice_move_status(
-        invoice_id=invoice.id,
-        expected_from={Status.CREATED},
-        to_status=Status.PROCESS_FAILED,
-        resolution=Resolution.PROVIDER_ERROR,
-        resolution_message=failure,
-        cause="requisites_not_issued",
-        actor=Actor("connector", invoice.connector),
-    )
+    with (
+        transaction.atomic()
+    ):  # stored and failed together: never a created invoice without requisites
+        write_together([Insert(invoice), Insert(created)])
+        return invoice_move_status(
+            invoice_id=invoice.id,
+            expected_from={Status.CREATED},
+            to_status=Status.PROCESS_FAILED,
+            resolution=Resolution.PROVIDER_ERROR,
+            resolution_message=failure,
+            cause="requisites_not_issued",
+            actor=Actor("connector", invoice.connector),
+        )
 
 
 def _raise_on_problems(problems: list[FieldProblem]) -> None:

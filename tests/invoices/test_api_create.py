@@ -313,6 +313,31 @@ def test_reading_ones_own_invoice_authenticates_and_reads_in_one_query(
     assert response.json()["data"]["id"] == invoice_id
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_creating_writes_the_invoice_and_its_event_in_one_statement(
+    shop, django_assert_num_queries
+):
+    """Three reads (the merchant, its service, whether the reference is taken), then one
+    write holding both rows: no BEGIN and COMMIT around two INSERTs."""
+    with django_assert_num_queries(4) as captured:
+        response = shop.create("order-1")
+    assert response.status_code == 201, response.content
+    write = captured.captured_queries[-1]["sql"]
+    assert write.startswith("WITH ") and write.count("INSERT INTO") == 2, write
+    invoice_id = response.json()["data"]["id"]
+    stored = Invoice.objects.get(pk=invoice_id)
+    assert (stored.status, stored.amount, stored.reference_id) == (
+        "created",
+        Decimal("2126.68"),
+        "order-1",
+    )
+    assert list(stored.events.values_list("sequence", "from_status", "to_status", "cause")) == [
+        (1, None, "created", "invoice_created")
+    ]
+    assert shop.get(f"{API}/{invoice_id}").json()["data"]["attributes"]["status"] == "created"
+
+
 def test_a_read_with_a_wrong_key_or_an_inactive_account_is_401(shop):
     invoice_id = shop.create("order-1").json()["data"]["id"]
     foreign = InvoiceFactory(merchant=MerchantFactory())

@@ -269,6 +269,7 @@ def test_a_held_lease_keeps_a_second_worker_away(shop, receiver):
 
 
 @pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # as in a worker: no test transaction around it
 def test_a_delivery_costs_four_statements(shop, receiver, django_assert_num_queries):
     """Take the lease, read what is due, record the attempt with the new state, give the
     lease back and learn whether more came meanwhile: the path every callback takes."""
