@@ -206,7 +206,9 @@ def main() -> None:
                 "--queues",
                 "default,provider,callbacks",
                 "--concurrency",
-                str(cpus),
+                # As the Procfile runs it: two processes per core, because a
+                # delivery mostly waits (on the merchant's server, on PostgreSQL).
+                str(2 * cpus),
             ],
             cwd=ROOT,
             env=base,
