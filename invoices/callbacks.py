@@ -128,14 +128,19 @@ def _lease_take(invoice_id: str, *, renew: bool = False) -> bool:
     return invoices.update(callbacks_lease_until=now + lease) == 1
 
 
+# What is due is decided by the database's clock (a prepared read takes no
+# datetime values), while next_attempt_at is written with the app's: the
+# allowance keeps a callback written a moment ago due on a database whose clock
+# runs a little behind. A retry, tens of seconds away, may leave a second early.
+_DUE_ALLOWANCE = timedelta(seconds=1)
+
 # Every delivery reads this: compiled once per process (see invoices.prepared).
-# The database's clock decides what is due, as in _lease_release.
 _due_with_merchant = PreparedRead(
     lambda invoice_id: (
         CallbackDelivery.objects.filter(
             invoice_id=invoice_id,
             state=CallbackDelivery.State.PENDING,
-            next_attempt_at__lte=Now(),
+            next_attempt_at__lte=Now() + _DUE_ALLOWANCE,
         )
         .select_related("merchant")
         .order_by("sequence", "pk")
@@ -144,11 +149,20 @@ _due_with_merchant = PreparedRead(
 
 
 def _lease_release(invoice_id: str) -> bool:
-    """Give the lease up; True if a callback of the invoice is due meanwhile. One round trip."""
+    """Give the lease up; True if a callback of the invoice is due meanwhile. One round trip.
+
+    The EXISTS reads the statement's snapshot, which may predate a move that
+    held the invoice's row while this UPDATE waited for it. That move's own
+    task then still gets the lease: its lease UPDATE either runs after this
+    one commits, or waits for this row lock and re-checks the lease on the
+    released row (READ COMMITTED), so the callback is not left to the sweeper.
+    """
     invoices, deliveries = Invoice._meta, CallbackDelivery._meta
     quote = connection.ops.quote_name
     lease = quote(invoices.get_field("callbacks_lease_until").column)
-    now, now_parameters = Query(Invoice).get_compiler(connection=connection).compile(Now())
+    now, now_parameters = (
+        Query(Invoice).get_compiler(connection=connection).compile(Now() + _DUE_ALLOWANCE)
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             # Names from the models' metadata, values as parameters.

@@ -6,7 +6,8 @@ one round trip instead of four (BEGIN, two writes, COMMIT). Profiling showed
 those round trips as much of invoice creation and callback delivery as the
 rest of their work. Rows are written exactly as `Model.save()` and
 `QuerySet.update()` would write them: the same fields, the same
-`pre_save` defaults and the same database preparation of each value.
+`pre_save` defaults and the same database preparation of each value; no
+signals are sent (none are used) and an auto primary key is not read back.
 Other databases run the same writes one by one in a transaction.
 
 Every name in the SQL comes from the models' metadata and every value is a
@@ -45,8 +46,11 @@ class Insert:
         self.instance.save(force_insert=True)
 
     def written(self) -> None:
-        self.instance._state.adding = False
-        self.instance._state.db = connection.alias
+        # An auto primary key is not read back: such an instance stays "adding",
+        # so saving it again would insert, never silently update another row.
+        if self.instance.pk is not None:
+            self.instance._state.adding = False
+            self.instance._state.db = connection.alias
 
 
 class Update:

@@ -103,7 +103,13 @@ class _TrackedCopies:
         if reader is None:
             return fallback.get(key), None
         with reader.single_connection_lock:
-            if copy is not None and self._reader_connected(reader):
+            # Held again after the connection check: a check that found the socket
+            # closed and reconnected has dropped every copy (see _tracked_reader).
+            if (
+                copy is not None
+                and self._reader_connected(reader)
+                and self._holds(key, copy, reader)
+            ):
                 return copy[0], self._witness(key, copy, reader)
             epoch = self._epoch
             value = reader.get(key)  # from now on Redis tells us when this key changes
@@ -117,19 +123,21 @@ class _TrackedCopies:
                 self._copies.popitem(last=False)
         return value, self._witness(key, copy, reader)
 
+    def _holds(self, key: str, copy: tuple[bytes, float], reader: redis.Redis) -> bool:
+        with self._lock:
+            return (
+                self._reader is reader
+                and self._copies.get(key) is copy
+                and copy[1] > time.monotonic()
+            )
+
     def _witness(self, key: str, copy: tuple[bytes, float], reader: redis.Redis) -> Witness:
         def still_current() -> bool:
             """While this very copy is held: no invalidation, expiry or lost connection since."""
-            with self._lock:
-                held = (
-                    self._reader is reader
-                    and self._copies.get(key) is copy
-                    and copy[1] > time.monotonic()
-                )
-            if not held:
+            if not self._holds(key, copy, reader):
                 return False
             with reader.single_connection_lock:
-                return self._reader_connected(reader)
+                return self._reader_connected(reader) and self._holds(key, copy, reader)
 
         return still_current
 

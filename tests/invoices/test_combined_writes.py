@@ -33,7 +33,8 @@ def test_the_rows_are_written_as_save_and_update_write_them():
     stored = InvoiceEvent.objects.get(invoice=invoice, sequence=7)
     assert (stored.cause, stored.details, stored.from_status) == ("test", {}, None)
     assert stored.created_at == event.created_at
-    assert not event._state.adding
+    # Never marked as saved without its key (PostgreSQL does not read an auto key back).
+    assert event._state.adding == (event.pk is None)
     invoice.refresh_from_db()
     assert (invoice.sequence, invoice.updated_at) == (7, later)
 
