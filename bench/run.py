@@ -180,6 +180,11 @@ def main() -> None:
     data = json.loads(
         run(python, "manage.py", "shell", "-c", setup, env=base).strip().splitlines()[-1]
     )
+    # Statistics, as autovacuum would have gathered them on a production database:
+    # without them the planner guesses, and a guess can be a scan of the whole
+    # table (a PostgreSQL with autovacuum off, as on some of these machines, never has them).
+    with psycopg.connect(base["DATABASE_URL"], autocommit=True) as connection:
+        connection.execute("VACUUM (ANALYZE)")
 
     gunicorn = [python, "-m", "gunicorn", "--workers", str(cpus), "--log-level", "warning"]
     processes = [
