@@ -121,7 +121,7 @@ else:
         # Values bound on the server, and a statement prepared the fifth time a
         # connection runs it, so PostgreSQL stops parsing and planning it each
         # time: the invoice read with its merchant and service went from 1.0 to
-        # 0.4 ms. DB_PREPARE_THRESHOLD=0 turns this off (a transaction-mode
+        # 0.6 ms. DB_PREPARE_THRESHOLD=0 turns this off (a transaction-mode
         # pooler such as PgBouncer before 1.21 cannot keep prepared statements).
         if prepare_threshold := env.int("DB_PREPARE_THRESHOLD", default=5):
             DATABASES["default"].setdefault("OPTIONS", {}).update(

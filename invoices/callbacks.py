@@ -7,6 +7,7 @@ any transaction; a sweeper re-enqueues whatever is due, so a lost Celery
 message, a killed worker or a restarted broker only delays a callback.
 """
 
+import functools
 import ipaddress
 import logging
 import random
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.db.models.sql import Query
@@ -148,6 +149,28 @@ _due_with_merchant = PreparedRead(
 )
 
 
+@functools.cache
+def _lease_release_sql(alias: str) -> tuple[str, tuple]:
+    """The release's SQL for this database, built once per process: it runs for every delivery."""
+    database = connections[alias]
+    invoices, deliveries = Invoice._meta, CallbackDelivery._meta
+    quote = database.ops.quote_name
+    lease = quote(invoices.get_field("callbacks_lease_until").column)
+    now, now_parameters = (
+        Query(Invoice).get_compiler(connection=database).compile(Now() + _DUE_ALLOWANCE)
+    )
+    sql = (
+        # Names from the models' metadata, values as parameters.
+        f"UPDATE {quote(invoices.db_table)} SET {lease} = NULL "  # noqa: S608
+        f"WHERE {quote(invoices.pk.column)} = %s "
+        f"RETURNING EXISTS (SELECT 1 FROM {quote(deliveries.db_table)} "
+        f"WHERE {quote(deliveries.get_field('invoice').column)} = %s "
+        f"AND {quote(deliveries.get_field('state').column)} = %s "
+        f"AND {quote(deliveries.get_field('next_attempt_at').column)} <= {now})"
+    )
+    return sql, tuple(now_parameters)
+
+
 def _lease_release(invoice_id: str) -> bool:
     """Give the lease up; True if a callback of the invoice is due meanwhile. One round trip.
 
@@ -157,23 +180,9 @@ def _lease_release(invoice_id: str) -> bool:
     one commits, or waits for this row lock and re-checks the lease on the
     released row (READ COMMITTED), so the callback is not left to the sweeper.
     """
-    invoices, deliveries = Invoice._meta, CallbackDelivery._meta
-    quote = connection.ops.quote_name
-    lease = quote(invoices.get_field("callbacks_lease_until").column)
-    now, now_parameters = (
-        Query(Invoice).get_compiler(connection=connection).compile(Now() + _DUE_ALLOWANCE)
-    )
+    sql, constants = _lease_release_sql(connection.alias)
     with connection.cursor() as cursor:
-        cursor.execute(
-            # Names from the models' metadata, values as parameters.
-            f"UPDATE {quote(invoices.db_table)} SET {lease} = NULL "  # noqa: S608
-            f"WHERE {quote(invoices.pk.column)} = %s "
-            f"RETURNING EXISTS (SELECT 1 FROM {quote(deliveries.db_table)} "
-            f"WHERE {quote(deliveries.get_field('invoice').column)} = %s "
-            f"AND {quote(deliveries.get_field('state').column)} = %s "
-            f"AND {quote(deliveries.get_field('next_attempt_at').column)} <= {now})",
-            [invoice_id, invoice_id, CallbackDelivery.State.PENDING, *now_parameters],
-        )
+        cursor.execute(sql, [invoice_id, invoice_id, CallbackDelivery.State.PENDING, *constants])
         row = cursor.fetchone()
     return bool(row and row[0])
 

@@ -361,9 +361,8 @@ def _invoice_store(
     if failure is None:
         write_together([Insert(invoice), Insert(created)])
         return invoice
-    with (
-        transaction.atomic()
-    ):  # stored and failed together: never a created invoice without requisites
+    # Stored and failed together: never a created invoice without requisites.
+    with transaction.atomic():
         write_together([Insert(invoice), Insert(created)])
         return invoice_move_status(
             invoice_id=invoice.id,

@@ -79,3 +79,22 @@ def move_to_processing(invoice_id: str):
         cause="test",
         actor=Actor("test"),
     )
+
+
+def demo_shop_invoice(
+    service_code: str, currency: str, reference_id: str, amount: Decimal = Decimal("2126.68")
+) -> Invoice:
+    """A test-mode invoice of the demo data's shop, created as the API would create it."""
+    from invoices.demo import demo_load
+    from invoices.state_machine import Actor
+
+    demo_load()
+    return services.invoice_create(
+        merchant=Merchant.objects.get(name="Demo Shop"),
+        service_code=service_code,
+        reference_id=reference_id,
+        amount=amount,
+        currency=currency,
+        test_mode=True,
+        actor=Actor("test"),
+    )

@@ -3,33 +3,20 @@ without running Django again; anything that could change the answer goes through
 
 import io
 import time
-from decimal import Decimal
 
 import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
 from config.replay import ReplayingWSGIHandler
-from invoices.demo import demo_load
-from invoices.models import Merchant
-from invoices.services import invoice_create
-from invoices.state_machine import Actor
+from tests.factories import demo_shop_invoice
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def qr_invoice():
-    demo_load()
-    return invoice_create(
-        merchant=Merchant.objects.get(name="Demo Shop"),
-        service_code="upi_qr_inr_invoice",
-        reference_id="order-replay",
-        amount=Decimal("2126.68"),
-        currency="INR",
-        test_mode=True,
-        actor=Actor("test"),
-    )
+    return demo_shop_invoice("upi_qr_inr_invoice", "INR", "order-replay")
 
 
 @pytest.fixture(autouse=True)
@@ -196,16 +183,7 @@ def polled_invoice(settings):
     from tests.checkout.test_status_cache import _use_redis_cache
 
     _use_redis_cache(settings, settings.REDIS_URL)
-    demo_load()
-    return invoice_create(
-        merchant=Merchant.objects.get(name="Demo Shop"),
-        service_code="test_uah_invoice",
-        reference_id="order-poll-replay",
-        amount=Decimal("2126.68"),
-        currency="UAH",
-        test_mode=True,
-        actor=Actor("test"),
-    )
+    return demo_shop_invoice("test_uah_invoice", "UAH", "order-poll-replay")
 
 
 @pytest.mark.redis

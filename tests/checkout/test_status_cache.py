@@ -8,10 +8,9 @@ import pytest
 from django.conf import settings as django_settings
 
 from invoices import selectors, status_cache
-from invoices.demo import demo_load
-from invoices.models import Invoice, Merchant
-from invoices.services import invoice_create
+from invoices.models import Invoice
 from invoices.state_machine import Actor, invoice_move_status
+from tests.factories import demo_shop_invoice
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
@@ -31,16 +30,7 @@ def _use_redis_cache(settings, location: str) -> None:
 @pytest.fixture
 def invoice_id(settings):
     _use_redis_cache(settings, django_settings.REDIS_URL)
-    demo_load()
-    return invoice_create(
-        merchant=Merchant.objects.get(name="Demo Shop"),
-        service_code="test_uah_invoice",
-        reference_id="order-1",
-        amount=Decimal("2126.68"),
-        currency="UAH",
-        test_mode=True,
-        actor=Actor("test"),
-    ).id
+    return demo_shop_invoice("test_uah_invoice", "UAH", "order-1").id
 
 
 def _move(invoice_id: str, to_status: str, capture) -> None:
