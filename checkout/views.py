@@ -59,7 +59,7 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 @require_GET
 def hosted_page(request: HttpRequest) -> HttpResponse:
     if "cpi" in request.GET:
-        invoice = selectors.invoice_get(invoice_id=request.GET["cpi"])
+        invoice = selectors.invoice_get_shown(invoice_id=request.GET["cpi"])
         return _invoice_page(request, invoice) if invoice else _not_found(request)
     if "public_key" in request.GET:
         return _checkout_link(request)

@@ -74,6 +74,9 @@ class Connector(Protocol):
     name: str
     # Whether asking the provider for the status (polling) can tell anything new.
     polls_status: bool
+    # Whether issuing requisites is computed here, without asking a provider: a
+    # repeated reference then needs no check before issuing (storing refuses it).
+    issues_locally: bool
 
     def settings_problems(self, *, settings: Mapping[str, Any], display_kind: str) -> list[str]:
         """Why these service settings cannot work; empty when they can."""

@@ -106,6 +106,7 @@ def _provider_status(data: Mapping[str, Any]) -> ProviderStatus:
 class HttpProviderConnector:
     name = "http"
     polls_status = True
+    issues_locally = False
 
     def __init__(self):
         safe_statuses = (502, 503, 504)

@@ -38,6 +38,7 @@ class SandboxConnector:
     name = "test"
     # A pending sandbox payment settles at the next poll.
     polls_status = True
+    issues_locally = True
 
     def settings_problems(self, *, settings: Mapping[str, Any], display_kind: str) -> list[str]:
         if display_kind != "test":

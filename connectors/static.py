@@ -179,6 +179,7 @@ class StaticConnector:
     name = "static"
     # No provider to ask: polling would only ever hear the status back.
     polls_status = False
+    issues_locally = True
 
     def _requisites(self, settings: Mapping[str, Any], invoice: InvoiceData) -> dict[str, str]:
         builder = _BUILDERS.get(invoice.display_kind)

@@ -14,6 +14,7 @@ Every name in the SQL comes from the models' metadata and every value is a
 parameter, so the statements are built with f-strings safely (ruff's S608).
 """
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,16 +31,11 @@ class Insert:
         self.instance = instance
 
     def sql(self) -> tuple[str, list[Any]]:
-        meta = self.instance._meta
-        fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
-        quote = connection.ops.quote_name
+        sql, fields = _insert_statement(type(self.instance), connection.vendor)
         values = [
             field.get_db_prep_save(field.pre_save(self.instance, True), connection)
             for field in fields
         ]
-        columns = ", ".join(quote(field.column) for field in fields)
-        placeholders = ", ".join(["%s"] * len(fields))
-        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
         return sql, values
 
     def run_alone(self) -> None:
@@ -58,19 +54,38 @@ class Update:
         self.model, self.pk, self.changes = model, pk, changes
 
     def sql(self) -> tuple[str, list[Any]]:
-        meta = self.model._meta
-        fields = [meta.get_field(name) for name in self.changes]
-        quote = connection.ops.quote_name
+        sql, fields = _update_statement(self.model, tuple(self.changes), connection.vendor)
         values = [field.get_db_prep_save(self.changes[field.name], connection) for field in fields]
-        assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-        sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
-        return sql, [*values, meta.pk.get_db_prep_value(self.pk, connection)]
+        return sql, [*values, self.model._meta.pk.get_db_prep_value(self.pk, connection)]
 
     def run_alone(self) -> None:
         self.model._default_manager.filter(pk=self.pk).update(**self.changes)
 
     def written(self) -> None:
         pass
+
+
+# The text of a statement depends only on the model, the columns and the database:
+# built once per process, as building it cost about as much as sending it.
+@functools.cache
+def _insert_statement(model: type[Model], vendor: str) -> tuple[str, list]:
+    meta = model._meta
+    fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    return sql, fields
+
+
+@functools.cache
+def _update_statement(model: type[Model], names: tuple[str, ...], vendor: str) -> tuple[str, list]:
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    return sql, fields
 
 
 def write_together(writes: Sequence[Insert | Update]) -> None:

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.templatetags.static import static
 
-from invoices import keys, status_cache
+from invoices import keys, local_copies, status_cache
 from invoices.models import Invoice, Merchant, MerchantService, Service
 from invoices.prepared import PreparedRead
 from invoices.status_cache import STATUS_FIELDS
@@ -39,7 +39,10 @@ def merchant_authenticate(*, account_id: str, secret_key: str) -> tuple[Merchant
     test_mode = _secret_key_mode(secret_key)
     if test_mode is None:
         return None
-    merchant = _active_merchant_by_account.first(account_id=account_id)
+    merchant = local_copies.read_through(
+        f"merchant:{account_id}",
+        lambda: _active_merchant_by_account.first(account_id=account_id),
+    )
     if merchant is None or not _secret_key_matches(merchant, secret_key, test_mode):
         return None
     return merchant, test_mode
@@ -69,7 +72,10 @@ _enabled_service_link = PreparedRead(
 
 
 def service_enabled_for_merchant(*, merchant: Merchant, service_code: str) -> Service | None:
-    link = _enabled_service_link.first(merchant_id=merchant.pk, service_code=service_code)
+    link = local_copies.read_through(
+        f"service-link:{merchant.pk}:{service_code}",
+        lambda: _enabled_service_link.first(merchant_id=merchant.pk, service_code=service_code),
+    )
     return link.service if link else None
 
 
@@ -163,6 +169,17 @@ def invoice_get(*, invoice_id: str) -> Invoice | None:
     return _invoice_with_relations_by_id.first(invoice_id=invoice_id)
 
 
+def invoice_get_shown(*, invoice_id: str) -> Invoice | None:
+    """As `invoice_get`, for showing only: possibly this process's copy, which must not be
+    changed (see `invoices.local_copies`)."""
+    if not INVOICE_ID_PATTERN.match(invoice_id):
+        return None
+    return local_copies.read_through(
+        local_copies.invoice_key(invoice_id),
+        lambda: _invoice_with_relations_by_id.first(invoice_id=invoice_id),
+    )
+
+
 def invoice_exists(*, invoice_id: str) -> bool:
     if not INVOICE_ID_PATTERN.match(invoice_id):
         return False
@@ -213,13 +230,6 @@ def invoice_payment_code_get(*, invoice_id: str) -> PaymentCode | None:
     return PaymentCode(*row) if row else None
 
 
-_invoice_of_active_account = PreparedRead(
-    lambda invoice_id, account_id: _invoices_with_relations().filter(
-        pk=invoice_id, merchant__account_id=account_id, merchant__is_active=True
-    )
-)
-
-
 @dataclass(frozen=True)
 class AuthenticatedRead:
     merchant: Merchant
@@ -240,9 +250,14 @@ def invoice_get_authenticated(
     test_mode = _secret_key_mode(secret_key)
     if test_mode is None:
         return None
-    if INVOICE_ID_PATTERN.match(invoice_id):
-        invoice = _invoice_of_active_account.first(invoice_id=invoice_id, account_id=account_id)
-        if invoice is not None and _secret_key_matches(invoice.merchant, secret_key, test_mode):
+    invoice = invoice_get_shown(invoice_id=invoice_id)
+    if invoice is not None:
+        merchant = invoice.merchant
+        if (
+            merchant.account_id == account_id
+            and merchant.is_active
+            and _secret_key_matches(merchant, secret_key, test_mode)
+        ):
             return AuthenticatedRead(
                 merchant=invoice.merchant,
                 test_mode=test_mode,

@@ -254,12 +254,16 @@ def invoice_create(
             now=now,
         )
     )
-    if existing_id := selectors.invoice_id_by_reference(
-        merchant=merchant, test_mode=test_mode, reference_id=reference_id
+    connector = get_connector(service.connector)
+    # A provider is never asked for requisites of an invoice that cannot be stored.
+    # Requisites computed here cost nothing, and storing refuses a repeated
+    # reference anyway (below): the round trip of the check is saved.
+    if not connector.issues_locally and (
+        existing_id := selectors.invoice_id_by_reference(
+            merchant=merchant, test_mode=test_mode, reference_id=reference_id
+        )
     ):
         raise DuplicateReference(existing_id)
-
-    connector = get_connector(service.connector)
     for attempt in range(1, _REQUISITES_ATTEMPTS + 1):
         invoice = Invoice(
             id=keys.new_invoice_id(),

@@ -103,3 +103,9 @@ def _isolated_cache(settings):
 
     for alias in ("default", "images"):
         caches[alias].clear()
+    yield
+    # Each starts without copies of another test's rows, and no listener's connection
+    # outlives the test database.
+    from invoices import local_copies
+
+    local_copies.close_all()

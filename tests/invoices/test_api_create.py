@@ -318,9 +318,10 @@ def test_reading_ones_own_invoice_authenticates_and_reads_in_one_query(
 def test_creating_writes_the_invoice_and_its_event_in_one_statement(
     shop, django_assert_num_queries
 ):
-    """Three reads (the merchant, its service, whether the reference is taken), then one
-    write holding both rows: no BEGIN and COMMIT around two INSERTs."""
-    with django_assert_num_queries(4) as captured:
+    """Two reads (the merchant, its service), then one write holding both rows: no BEGIN
+    and COMMIT around two INSERTs. The sandbox issues requisites without a provider, so
+    a taken reference is left to the write's unique key instead of a read before."""
+    with django_assert_num_queries(3) as captured:
         response = shop.create("order-1")
     assert response.status_code == 201, response.content
     write = captured.captured_queries[-1]["sql"]

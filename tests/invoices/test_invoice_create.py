@@ -161,6 +161,7 @@ class RecordingConnector:
     """A provider double for what the real connectors cannot be made to do on demand."""
 
     name = "recording"
+    issues_locally = False  # a provider's: every call reaches it
 
     def __init__(self, answers):
         self.answers = list(answers)
@@ -209,6 +210,16 @@ def test_provider_failure_still_stores_the_invoice_as_failed(recording_link):
     )
     assert moves == [(None, "created"), ("created", "process_failed")]
     assert connector.calls_inside_transaction == [False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_provider_is_never_asked_for_an_invoice_whose_reference_is_taken(recording_link):
+    link, connector = recording_link(IssuedRequisites(requisites={"qr_code": "a"}))
+    first = _create(link, reference_id="taken")
+    with pytest.raises(DuplicateReference) as duplicate:
+        _create(link, reference_id="taken")
+    assert duplicate.value.existing_id == first.id
+    assert connector.calls_inside_transaction == [False]  # the first invoice's call only
 
 
 @pytest.mark.django_db(transaction=True)

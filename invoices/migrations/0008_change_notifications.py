@@ -1,0 +1,81 @@
+"""PostgreSQL announces changes to the rows web processes keep copies of.
+
+Each web process keeps copies of invoices and of the catalog (merchants,
+services and which merchant may use which) that it read, and drops them when
+the database says they changed (`invoices.local_copies`). Triggers send the
+announcement, so every write is heard whoever makes it: the state machine,
+the admin, a management command or a hand-written UPDATE.
+
+An invoice announces its id when it is updated or deleted, except for the
+bookkeeping columns that nothing shown reads (the polling schedule and the
+callbacks lease, written on every delivery). Inserts announce nothing: no
+process can hold a copy of a row that did not exist. Any change to the
+catalog, and a TRUNCATE of any of these tables, announces that everything
+changed. The announcement is delivered when the transaction commits, and
+never if it rolls back.
+"""
+
+from django.db import migrations
+
+CHANNEL = "invoices_row_changes"
+# Written by bookkeeping alone; a change to any other column is announced.
+UNSHOWN_INVOICE_COLUMNS = "ARRAY['next_poll_at', 'poll_attempts', 'callbacks_lease_until']"
+CATALOG_TABLES = ("invoices_merchant", "invoices_service", "invoices_merchantservice")
+
+FORWARD = f"""
+CREATE FUNCTION invoices_announce_invoice_change() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('{CHANNEL}', 'invoice:' || OLD.id);
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE FUNCTION invoices_announce_everything_changed() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('{CHANNEL}', '*');
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER invoices_invoice_updated
+    AFTER UPDATE ON invoices_invoice FOR EACH ROW
+    WHEN ((to_jsonb(OLD) - {UNSHOWN_INVOICE_COLUMNS})
+          IS DISTINCT FROM (to_jsonb(NEW) - {UNSHOWN_INVOICE_COLUMNS}))
+    EXECUTE FUNCTION invoices_announce_invoice_change();
+CREATE TRIGGER invoices_invoice_deleted
+    AFTER DELETE ON invoices_invoice FOR EACH ROW
+    EXECUTE FUNCTION invoices_announce_invoice_change();
+CREATE TRIGGER invoices_invoice_truncated
+    AFTER TRUNCATE ON invoices_invoice FOR EACH STATEMENT
+    EXECUTE FUNCTION invoices_announce_everything_changed();
+""" + "".join(
+    f"""
+CREATE TRIGGER {table}_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} FOR EACH STATEMENT
+    EXECUTE FUNCTION invoices_announce_everything_changed();
+"""
+    for table in CATALOG_TABLES
+)
+
+BACKWARD = (
+    "".join(f"DROP TRIGGER IF EXISTS {table}_changed ON {table};\n" for table in CATALOG_TABLES)
+    + """
+DROP TRIGGER IF EXISTS invoices_invoice_truncated ON invoices_invoice;
+DROP TRIGGER IF EXISTS invoices_invoice_deleted ON invoices_invoice;
+DROP TRIGGER IF EXISTS invoices_invoice_updated ON invoices_invoice;
+DROP FUNCTION IF EXISTS invoices_announce_everything_changed();
+DROP FUNCTION IF EXISTS invoices_announce_invoice_change();
+"""
+)
+
+
+def _on_postgresql(sql):
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(sql, params=None)
+
+    return run
+
+
+class Migration(migrations.Migration):
+    dependencies = [("invoices", "0007_callback_invoice_pending")]
+
+    operations = [migrations.RunPython(_on_postgresql(FORWARD), _on_postgresql(BACKWARD))]
