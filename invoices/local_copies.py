@@ -30,6 +30,7 @@ Without PostgreSQL (the SQLite of `make run`), or with
 `DB_LOCAL_COPIES=0`, nothing is kept and every read goes to the database.
 """
 
+import functools
 import logging
 import os
 import select
@@ -66,7 +67,8 @@ class _Listener:
         self._closed = False
         threading.Thread(target=self._listen, name="local-copies-listener", daemon=True).start()
 
-    def get(self, key: str) -> Any | None:
+    def get(self, key: str) -> tuple[Any, float] | None:
+        """The copy held for `key`: (value, monotonic time it expires)."""
         with self._lock:
             if self._connection is None:
                 return None
@@ -78,24 +80,34 @@ class _Listener:
                 del self._copies[key]
                 return None
             self._copies.move_to_end(key)
-            return copy[0]
+            return copy
+
+    def holds(self, key: str, copy: tuple[Any, float]) -> bool:
+        """Whether this very copy is still held: nothing announced or lost since it was kept."""
+        with self._lock:
+            if self._connection is None:
+                return False
+            self._apply_arrived()
+            return self._copies.get(key) is copy and copy[1] > time.monotonic()
 
     def epoch(self) -> int | None:
         """Taken before a read: `keep` stores its result only if nothing changed since."""
         with self._lock:
             return self._epoch if self._connection is not None else None
 
-    def keep(self, key: str, value: Any, *, epoch: int) -> None:
+    def keep(self, key: str, value: Any, *, epoch: int) -> tuple[Any, float] | None:
+        """The copy kept, or None if an announcement came since `epoch`."""
         with self._lock:
             if self._connection is None:
-                return
+                return None
             self._apply_arrived()
             if self._epoch != epoch:
-                return
-            self._copies[key] = (value, time.monotonic() + self.MAX_AGE_SECONDS)
+                return None
+            copy = self._copies[key] = (value, time.monotonic() + self.MAX_AGE_SECONDS)
             self._copies.move_to_end(key)
             while len(self._copies) > self.MAX_ENTRIES:
                 self._copies.popitem(last=False)
+            return copy
 
     def drop(self, key: str) -> None:
         with self._lock:
@@ -217,20 +229,36 @@ def _listener(alias: str) -> _Listener | None:
     return listener
 
 
-def read_through(key: str, read: Callable[[], Any], *, using: str = DEFAULT_DB_ALIAS) -> Any:
+Witness = Callable[[], bool]
+
+
+def read_through_watched(
+    key: str, read: Callable[[], Any], *, using: str = DEFAULT_DB_ALIAS
+) -> tuple[Any, Witness | None]:
     """This process's copy of `key`, else `read()` (kept unless it is None or something
-    changed meanwhile). `key` is what the triggers announce: "invoice:<id>", or any
-    other name for what depends only on the catalog."""
+    changed meanwhile), and while a copy is held, what tells whether it still is.
+
+    `key` is what the triggers announce: "invoice:<id>", or any other name for
+    what depends only on the catalog.
+    """
     listener = _listener(using)
     if listener is None:
-        return read()
-    if (copy := listener.get(key)) is not None:
-        return copy
-    epoch = listener.epoch()
-    value = read()
-    if value is not None and epoch is not None:
-        listener.keep(key, value, epoch=epoch)
-    return value
+        return read(), None
+    copy = listener.get(key)
+    if copy is None:
+        epoch = listener.epoch()
+        value = read()
+        if value is None or epoch is None:
+            return value, None
+        copy = listener.keep(key, value, epoch=epoch)
+        if copy is None:
+            return value, None
+    return copy[0], functools.partial(listener.holds, key, copy)
+
+
+def read_through(key: str, read: Callable[[], Any], *, using: str = DEFAULT_DB_ALIAS) -> Any:
+    """As `read_through_watched`, without the witness."""
+    return read_through_watched(key, read, using=using)[0]
 
 
 def invoice_key(invoice_id: str) -> str:

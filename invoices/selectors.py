@@ -172,9 +172,13 @@ def invoice_get(*, invoice_id: str) -> Invoice | None:
 def invoice_get_shown(*, invoice_id: str) -> Invoice | None:
     """As `invoice_get`, for showing only: possibly this process's copy, which must not be
     changed (see `invoices.local_copies`)."""
+    return _invoice_shown(invoice_id)[0]
+
+
+def _invoice_shown(invoice_id: str) -> tuple[Invoice | None, local_copies.Witness | None]:
     if not INVOICE_ID_PATTERN.match(invoice_id):
-        return None
-    return local_copies.read_through(
+        return None, None
+    return local_copies.read_through_watched(
         local_copies.invoice_key(invoice_id),
         lambda: _invoice_with_relations_by_id.first(invoice_id=invoice_id),
     )
@@ -235,6 +239,9 @@ class AuthenticatedRead:
     merchant: Merchant
     test_mode: bool
     invoice: Invoice | None  # None: the caller has no such invoice in the key's mode
+    # Set while this process holds its copy of the invoice: True until it changes
+    # (the invoice, its merchant, its service or the merchant's keys).
+    still_current: local_copies.Witness | None = None
 
 
 def invoice_get_authenticated(
@@ -242,15 +249,16 @@ def invoice_get_authenticated(
 ) -> AuthenticatedRead | None:
     """Authenticate the credentials and read the caller's invoice; None if they are refused.
 
-    The invoice is read together with its merchant, and the key checked
-    against that merchant exactly as `merchant_authenticate` checks it: a read
-    of one's own invoice is one query instead of two. Anything else (another
-    merchant's invoice, an unknown one, a wrong key) authenticates on its own.
+    The invoice is read together with its merchant (or is this process's copy
+    of both), and the key checked against that merchant exactly as
+    `merchant_authenticate` checks it: a read of one's own invoice is one query
+    at most. Anything else (another merchant's invoice, an unknown one, a wrong
+    key) authenticates on its own.
     """
     test_mode = _secret_key_mode(secret_key)
     if test_mode is None:
         return None
-    invoice = invoice_get_shown(invoice_id=invoice_id)
+    invoice, still_current = _invoice_shown(invoice_id)
     if invoice is not None:
         merchant = invoice.merchant
         if (
@@ -258,10 +266,10 @@ def invoice_get_authenticated(
             and merchant.is_active
             and _secret_key_matches(merchant, secret_key, test_mode)
         ):
+            if invoice.test_mode != test_mode:
+                return AuthenticatedRead(merchant=merchant, test_mode=test_mode, invoice=None)
             return AuthenticatedRead(
-                merchant=invoice.merchant,
-                test_mode=test_mode,
-                invoice=invoice if invoice.test_mode == test_mode else None,
+                merchant=merchant, test_mode=test_mode, invoice=invoice, still_current=still_current
             )
     found = merchant_authenticate(account_id=account_id, secret_key=secret_key)
     if found is None:

@@ -6,21 +6,25 @@ the process's own listener connection. Other writers are plain psycopg
 connections, as another process or an operator's psql would be.
 """
 
+import io
+import json
 import threading
 import time
 
 import psycopg
 import pytest
 from django.conf import settings
+from django.core.signals import request_started
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from config.replay import ReplayingWSGIHandler
 from invoices import local_copies
 from invoices.services import merchant_rotate_secrets
 from invoices.state_machine import Actor, invoice_move_status
 from invoices.statuses import Resolution, Status
-from tests.api import API, decimal_json
+from tests.api import API, basic_auth, decimal_json
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -262,3 +266,60 @@ def test_concurrent_readers_and_writers_never_keep_a_stale_copy(shop):
     for thread in readers:
         thread.join()
     assert _read(shop, invoice_id)[0]["description"] == "write 199"
+
+
+def _wsgi_get(application, path: str, authorization: str) -> tuple[str, bytes]:
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "testserver",
+        "HTTP_AUTHORIZATION": authorization,
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
+    }
+    answered = {}
+    body = b"".join(application(environ, lambda status, headers: answered.update(status=status)))
+    return answered["status"], body
+
+
+def test_a_repeated_api_read_is_replayed_until_the_invoice_or_the_keys_change(shop):
+    invoice_id = _created(shop, "copies-replay")
+    _listener()
+    application = ReplayingWSGIHandler()
+    path, auth = f"{API}/{invoice_id}", shop.auth()
+    django_runs = []
+
+    def count(**kwargs):
+        django_runs.append(1)
+
+    request_started.connect(count)
+    try:
+        first = _wsgi_get(application, path, auth)
+        assert first[0] == "200 OK"
+        with CaptureQueriesContext(connection) as queries:
+            assert _wsgi_get(application, path, auth) == first
+        assert (len(django_runs), len(queries)) == (1, 0)
+
+        keys = shop.credentials
+        wrong_key = basic_auth(keys.account_id, keys.secret_key_test + "x")
+        assert _wsgi_get(application, path, wrong_key)[0] == "401 Unauthorized"
+        assert len(django_runs) == 2
+
+        _write_elsewhere(
+            "UPDATE invoices_invoice SET description = 'new' WHERE id = %s", invoice_id
+        )
+        changed = _wsgi_get(application, path, auth)
+        assert json.loads(changed[1])["data"]["attributes"]["description"] == "new"
+        assert len(django_runs) == 3
+
+        merchant_rotate_secrets(merchant=shop.merchant)
+        _write_elsewhere("SELECT pg_notify('invoices_row_changes', 'unrelated')")
+        assert _wsgi_get(application, path, auth)[0] == "401 Unauthorized"
+    finally:
+        request_started.disconnect(count)
