@@ -18,7 +18,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Model
 
 
@@ -32,8 +32,11 @@ class Insert:
 
     def sql(self) -> tuple[str, list[Any]]:
         sql, fields = _insert_statement(type(self.instance), connection.vendor)
+        # The connection itself rather than its thread-local proxy: each value's
+        # preparation asks it, and the proxy's lookup cost as much as the rest.
+        database = connections[connection.alias]
         values = [
-            field.get_db_prep_save(field.pre_save(self.instance, True), connection)
+            field.get_db_prep_save(field.pre_save(self.instance, True), database)
             for field in fields
         ]
         return sql, values
@@ -55,8 +58,9 @@ class Update:
 
     def sql(self) -> tuple[str, list[Any]]:
         sql, fields = _update_statement(self.model, tuple(self.changes), connection.vendor)
-        values = [field.get_db_prep_save(self.changes[field.name], connection) for field in fields]
-        return sql, [*values, self.model._meta.pk.get_db_prep_value(self.pk, connection)]
+        database = connections[connection.alias]
+        values = [field.get_db_prep_save(self.changes[field.name], database) for field in fields]
+        return sql, [*values, self.model._meta.pk.get_db_prep_value(self.pk, database)]
 
     def run_alone(self) -> None:
         self.model._default_manager.filter(pk=self.pk).update(**self.changes)

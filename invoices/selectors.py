@@ -145,9 +145,21 @@ def absolute_url(path_or_url: str) -> str:
 def method_logo_url(*, service: Service) -> str | None:
     if not service.method_logo:
         return None
-    if service.method_logo.startswith(("http://", "https://")):
-        return service.method_logo
-    return absolute_url(static(service.method_logo))
+    return _logo_url(
+        service.method_logo,
+        settings.PUBLIC_BASE_URL,
+        settings.STATIC_URL,
+        settings.STORAGES["staticfiles"]["BACKEND"],
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _logo_url(logo: str, *settings_it_depends_on: str) -> str:
+    # Static files and their hashed names do not change while a process runs;
+    # looking the name up cost every invoice document as much as a query.
+    if logo.startswith(("http://", "https://")):
+        return logo
+    return absolute_url(static(logo))
 
 
 INVOICE_ID_PATTERN = re.compile(r"^cpi_[A-Za-z0-9]{16}$")
