@@ -6,10 +6,12 @@ the database says they changed (`invoices.local_copies`). Triggers send the
 announcement, so every write is heard whoever makes it: the state machine,
 the admin, a management command or a hand-written UPDATE.
 
-An invoice announces its id when it is updated or deleted, except for the
-bookkeeping columns that nothing shown reads (the polling schedule and the
-callbacks lease, written on every delivery). Inserts announce nothing: no
-process can hold a copy of a row that did not exist. Any change to the
+An invoice announces its id when it is deleted or an UPDATE sets any of its
+columns but the bookkeeping ones that nothing shown reads (the polling
+schedule and the callbacks lease, written on every delivery and poll).
+`UPDATE OF <columns>` decides from the statement alone: comparing the old
+and new rows instead cost every lease update about 150 µs. Inserts announce
+nothing: no process can hold a copy of a row that did not exist. Any change to the
 catalog, and a TRUNCATE of any of these tables, announces that everything
 changed. The announcement is delivered when the transaction commits, and
 never if it rolls back.
@@ -18,8 +20,17 @@ never if it rolls back.
 from django.db import migrations
 
 CHANNEL = "invoices_row_changes"
-# Written by bookkeeping alone; a change to any other column is announced.
-UNSHOWN_INVOICE_COLUMNS = "ARRAY['next_poll_at', 'poll_attempts', 'callbacks_lease_until']"
+# Every column of the invoice but the bookkeeping ones (next_poll_at, poll_attempts,
+# callbacks_lease_until). A migration adding a column adds it here too: a test
+# compares this list with the model.
+SHOWN_INVOICE_COLUMNS = (
+    "id, merchant_id, service_id, connector, reference_id, test_mode, status, resolution,"
+    " resolution_message, sequence, amount, currency, payment_amount, processed_amount,"
+    " description, descriptor, customer, metadata, callback_url, return_url, return_urls,"
+    " locale, options, requisites, provider_reference, is_otp_flow, confirmation_schema_json,"
+    " confirmation_required, checkout_page, confirmation_payload, confirmed_at,"
+    " confirmation_failures, created_at, updated_at, processed_at, expires_at"
+)
 CATALOG_TABLES = ("invoices_merchant", "invoices_service", "invoices_merchantservice")
 
 FORWARD = f"""
@@ -36,9 +47,7 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER invoices_invoice_updated
-    AFTER UPDATE ON invoices_invoice FOR EACH ROW
-    WHEN ((to_jsonb(OLD) - {UNSHOWN_INVOICE_COLUMNS})
-          IS DISTINCT FROM (to_jsonb(NEW) - {UNSHOWN_INVOICE_COLUMNS}))
+    AFTER UPDATE OF {SHOWN_INVOICE_COLUMNS} ON invoices_invoice FOR EACH ROW
     EXECUTE FUNCTION invoices_announce_invoice_change();
 CREATE TRIGGER invoices_invoice_deleted
     AFTER DELETE ON invoices_invoice FOR EACH ROW

@@ -21,6 +21,7 @@ from django.test.utils import CaptureQueriesContext
 
 from config.replay import ReplayingWSGIHandler
 from invoices import local_copies
+from invoices.models import Invoice
 from invoices.services import merchant_rotate_secrets
 from invoices.state_machine import Actor, invoice_move_status
 from invoices.statuses import Resolution, Status
@@ -323,3 +324,21 @@ def test_a_repeated_api_read_is_replayed_until_the_invoice_or_the_keys_change(sh
         assert _wsgi_get(application, path, auth)[0] == "401 Unauthorized"
     finally:
         request_started.disconnect(count)
+
+
+def test_every_column_but_the_bookkeeping_ones_is_announced():
+    """A column added to the invoice must be added to the trigger too, or changes to it
+    would never reach the copies."""
+    from importlib import import_module
+
+    trigger_migration = import_module("invoices.migrations.0008_change_notifications")
+    announced = {name.strip() for name in trigger_migration.SHOWN_INVOICE_COLUMNS.split(",")}
+    bookkeeping = {"next_poll_at", "poll_attempts", "callbacks_lease_until"}
+    columns = {field.column for field in Invoice._meta.concrete_fields}
+    assert announced == columns - bookkeeping
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT array_length(tgattr::int2[], 1) FROM pg_trigger"
+            " WHERE tgname = 'invoices_invoice_updated'"
+        )
+        assert cursor.fetchone() == (len(announced),)
