@@ -2,6 +2,7 @@
 
     python -m bench.profile                 # milliseconds per request, per endpoint
     python -m bench.profile --profile page  # and the costliest functions of one of them
+    PROFILE_SORT=tottime python -m bench.profile --profile page  # by their own time
 
 No server and no network between client and app: what remains is the app's
 own cost (middleware, view, queries, templates) beside a view that only
