@@ -160,7 +160,9 @@ def main() -> None:
             for _ in range(options.requests):
                 call(url, headers)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(40)
+            pstats.Stats(profiler).sort_stats(
+                os.environ.get("PROFILE_SORT", "cumulative")
+            ).print_stats(40)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "lua"
@@ -223,7 +224,7 @@ def main() -> None:
         app, bare = f"http://127.0.0.1:{options.app_port}", f"http://127.0.0.1:{options.bare_port}"
         wait_until_up(f"{app}/healthz")
         wait_until_up(f"{bare}/json")
-        results = measure(options, data, app, bare, workdir)
+        results = measure(options, data, app, bare, workdir, redis_url=base["REDIS_URL"])
         callbacks = measure_callbacks(options, base)
         # Last: the big table would weigh on every measurement after it.
         scales = measure_lists(options, base, data, app, bare, results)
@@ -364,7 +365,26 @@ def record_result(results: list[Result], endpoint: str, figures: tuple, baseline
     print(f"bench: {endpoint}: {result.requests_per_second:.0f} req/s", flush=True)
 
 
-def measure(options, data, app: str, bare: str, workdir: Path) -> list[Result]:
+def wait_for_idle_worker(redis_url: str, timeout: float = 120) -> float:
+    """Seconds until the worker has nothing queued or in hand.
+
+    Confirmations leave the worker forwarding them to the provider and
+    delivering the callbacks of the moves that follow, for a while after wrk
+    stops: the next endpoint measured would share the cores with that work.
+    """
+    client = redis.Redis.from_url(redis_url)
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        queued = sum(
+            client.llen(key) for key in client.scan_iter("*") if client.type(key) == b"list"
+        )
+        if not queued and not client.hlen("unacked"):
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise SystemExit(f"bench: the worker still had work after {timeout:.0f} s")
+
+
+def measure(options, data, app: str, bare: str, workdir: Path, *, redis_url: str) -> list[Result]:
     auth = basic_auth(data)
     wrk = functools.partial(run_wrk, options)
 
@@ -412,6 +432,8 @@ def measure(options, data, app: str, bare: str, workdir: Path) -> list[Result]:
         ),
         insert_floor,
     )
+    settled = wait_for_idle_worker(redis_url)
+    print(f"bench: the worker finished the confirmations' work {settled:.1f} s later", flush=True)
     for kind, invoice_id in data["pages"].items():
         record(
             f"GET /hpp/?cpi= ({kind})", wrk(f"{app}/hpp/?cpi={invoice_id}&locale=en"), json_floor

@@ -1,6 +1,15 @@
-"""The benchmark reads wrk's report correctly (the harness itself runs with `make bench`)."""
+"""The benchmark reads wrk's report correctly and waits for a quiet worker (the harness
+itself runs with `make bench`)."""
 
-from bench.run import parse_wrk
+import shutil
+import threading
+import time
+
+import pytest
+import redis
+
+from bench.run import parse_wrk, wait_for_idle_worker
+from tests.processes import PrivateRedis
 
 WRK_OUTPUT = """Running 3s test @ http://127.0.0.1:8912/json
   2 threads and 16 connections
@@ -25,3 +34,29 @@ def test_rate_percentiles_in_milliseconds_and_every_kind_of_error():
     assert rate == 4707.33
     assert (p50, p99) == (3.08, 1200.0)
     assert errors == 10
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_the_next_endpoint_waits_until_the_worker_has_nothing_queued_or_in_hand(tmp_path):
+    broker = PrivateRedis(tmp_path)
+    broker.start()
+    try:
+        client = redis.Redis.from_url(broker.url)
+        client.rpush("callbacks", "a delivery")
+        client.hset("unacked", "tag", "a delivery in hand")
+        client.set("a cache entry", "not work")
+
+        def worker():
+            time.sleep(0.3)
+            client.delete("callbacks")
+            time.sleep(0.3)
+            client.delete("unacked")
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        waited = wait_for_idle_worker(broker.url, timeout=10)
+        thread.join()
+        assert waited >= 0.6
+        assert wait_for_idle_worker(broker.url, timeout=10) < 0.1
+    finally:
+        broker.stop()

@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +17,13 @@ from invoices.selectors import merchant_credentials
 from tests.api import API
 from tests.factories import move_to_processing
 from tests.merchant_verifier import verify_legacy, verify_standard_webhook
-from tests.processes import PROJECT_ROOT, celery_worker, project_env, worker_database_url
+from tests.processes import (
+    PROJECT_ROOT,
+    PrivateRedis,
+    celery_worker,
+    project_env,
+    worker_database_url,
+)
 from tests.receiver import CallbackReceiver
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -155,63 +160,6 @@ def test_a_worker_killed_mid_delivery_loses_nothing(shop, tmp_path):
         assert {r.headers["webhook-id"] for r in receiver.received} == {delivery.webhook_id}
     finally:
         receiver.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class PrivateRedis:
-    """A redis-server of this test's own, so restarting it disturbs nothing else."""
-
-    def __init__(self, directory):
-        self.port = _free_port()
-        self.directory = directory
-        self.process = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [
-                shutil.which("redis-server"),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        import redis
-
-        client = redis.Redis.from_url(self.url)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self):
-        if self.process:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-    def queued(self, queue: str) -> int:
-        import redis
-
-        return redis.Redis.from_url(self.url).llen(queue)
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
