@@ -5,9 +5,10 @@ customer's page reads its invoice; creating an invoice reads the merchant and
 the service. Each such read is a round trip for a row that nearly never
 changed since the last one. With PostgreSQL, a process keeps what it read
 and drops it when the database announces a change: triggers (migration
-0008) send the invoice's id on any update that changes what is shown, and
-"everything" on any change to the catalog (merchants, services, who may use
-which), on the channel this module listens to with a connection of its own.
+0008) send the invoice's id on any UPDATE that sets a column shown (or a
+DELETE), and "everything" on any change to the catalog (merchants,
+services, who may use which), on the channel this module listens to with a
+connection of its own.
 
 What keeps a copy exact:
 - A copy is kept only if no announcement arrived between the moment before
