@@ -9,18 +9,18 @@ rendered from, so a change to any of it is a new entry, never a stale page.
 """
 
 import hashlib
-import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
 from django.http import HttpRequest
-from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_token
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import translation
 
-# Random per process: no merchant or provider text can contain it by accident or design.
-CSRF_PLACEHOLDER = "csrf" + secrets.token_hex(16)
+from config import csrf_tokens
+
+CSRF_PLACEHOLDER = csrf_tokens.PLACEHOLDER
 
 
 def render_html(template: str, context: dict, *, language: str) -> str:
@@ -38,22 +38,8 @@ def with_csrf_token(request: HttpRequest, html: str) -> str:
         # A first visit: no secret yet (CsrfViewMiddleware found no cookie). Django
         # would draw one a character at a time, a system call each; one call gives
         # the same randomness. Django masks it and sets the cookie as always.
-        request.META["CSRF_COOKIE"] = new_csrf_secret()
+        request.META["CSRF_COOKIE"] = csrf_tokens.new_secret()
     return html.replace(CSRF_PLACEHOLDER, get_token(request))
-
-
-def new_csrf_secret() -> str:
-    """A CSRF secret as Django's own: CSRF_SECRET_LENGTH characters, each equally likely."""
-    alphabet = len(CSRF_ALLOWED_CHARS)
-    accepted_below = 256 - 256 % alphabet  # larger bytes would favour the first characters
-    characters: list[str] = []
-    while len(characters) < CSRF_SECRET_LENGTH:
-        characters += [
-            CSRF_ALLOWED_CHARS[byte % alphabet]
-            for byte in secrets.token_bytes(2 * CSRF_SECRET_LENGTH)
-            if byte < accepted_below
-        ]
-    return "".join(characters[:CSRF_SECRET_LENGTH])
 
 
 def digest(*rendered_from) -> bytes:

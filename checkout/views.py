@@ -59,8 +59,10 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 @require_GET
 def hosted_page(request: HttpRequest) -> HttpResponse:
     if "cpi" in request.GET:
-        invoice = selectors.invoice_get_shown(invoice_id=request.GET["cpi"])
-        return _invoice_page(request, invoice) if invoice else _not_found(request)
+        invoice, still_current = selectors.invoice_get_shown_watched(invoice_id=request.GET["cpi"])
+        if invoice is None:
+            return _not_found(request)
+        return _invoice_page(request, invoice, still_current=still_current)
     if "public_key" in request.GET:
         return _checkout_link(request)
     return _not_found(request)
@@ -133,7 +135,18 @@ def _form_fields(invoice: Invoice, errors: dict, values: dict) -> list[dict]:
 _invoice_pages = rendering.RenderedPages(max_entries=512)
 
 
-def _invoice_page(request, invoice: Invoice, *, errors=None, values=None, notice=None, status=200):
+def _invoice_page(
+    request,
+    invoice: Invoice,
+    *,
+    errors=None,
+    values=None,
+    notice=None,
+    status=200,
+    still_current=None,
+):
+    """The invoice page; `still_current` (as the invoice's selector gives it) lets the same
+    request be answered again without Django while the invoice stays as it was."""
     language = _language(request, invoice)
 
     def render() -> str:
@@ -155,6 +168,15 @@ def _invoice_page(request, invoice: Invoice, *, errors=None, values=None, notice
         html = _invoice_pages.get_or_render(rendered_from, render)
     response = _html_response(request, html, language, status)
     response.frame_ancestors = invoice.merchant.frame_ancestors
+    patch_vary_headers(response, ["HX-Request"])
+    if still_current is not None and not (errors or values or notice):
+        # Every first visit gets the same page but for its CSRF token and cookie, which
+        # the replay makes for each visitor as Django would.
+        mark_replayable(
+            response,
+            while_true=still_current,
+            csrf_template=html if rendering.CSRF_PLACEHOLDER in html else None,
+        )
     return response
 
 

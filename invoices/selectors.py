@@ -187,6 +187,14 @@ def invoice_get_shown(*, invoice_id: str) -> Invoice | None:
     return _invoice_shown(invoice_id)[0]
 
 
+def invoice_get_shown_watched(
+    *, invoice_id: str
+) -> tuple[Invoice | None, local_copies.Witness | None]:
+    """As `invoice_get_shown`, and while the invoice is this process's copy, what tells
+    whether that copy (invoice, merchant and service) is still current."""
+    return _invoice_shown(invoice_id)
+
+
 def _invoice_shown(invoice_id: str) -> tuple[Invoice | None, local_copies.Witness | None]:
     if not INVOICE_ID_PATTERN.match(invoice_id):
         return None, None

@@ -180,22 +180,6 @@ def test_a_page_shown_again_is_not_rendered_again_and_each_visitor_gets_a_token(
     assert Invoice.objects.get(pk=invoice.id).status == "processing"
 
 
-def test_a_first_visit_gets_a_secret_as_django_makes_them_and_nothing_else():
-    from collections import Counter
-
-    from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
-
-    from checkout.rendering import new_csrf_secret
-
-    secrets_drawn = [new_csrf_secret() for _ in range(2000)]
-    assert all(len(secret) == CSRF_SECRET_LENGTH for secret in secrets_drawn)
-    assert len(set(secrets_drawn)) == len(secrets_drawn)
-    counts = Counter("".join(secrets_drawn))
-    assert set(counts) == set(CSRF_ALLOWED_CHARS)
-    # 64,000 characters over 62: about 1,032 each; a biased draw would stand out.
-    assert max(counts.values()) < 1200 and min(counts.values()) > 870
-
-
 def test_a_page_sets_the_csrf_cookie_and_touches_no_session_or_messages(demo):
     invoice = _invoice(demo, "test_uah_invoice", "UAH", reference_id="order-page-cookies")
     response = Client(enforce_csrf_checks=True).get("/hpp/", {"cpi": invoice.id})
