@@ -131,7 +131,8 @@ def main() -> None:
     parser.add_argument(
         "--list-sizes",
         default="10000,1000000",
-        help="invoices in the table when the list is measured, comma-separated",
+        help="generated history in the table when the list is measured (besides the"
+        " invoices the run made), comma-separated",
     )
     parser.add_argument(
         "--invoices", type=int, default=3000, help="fresh invoices to confirm/render"
@@ -455,7 +456,7 @@ def measure(options, data, app: str, bare: str, workdir: Path, *, redis_url: str
     return results
 
 
-# Tops the table up with generated history, then explains the queries that must
+# Fills the table with generated history, then explains the queries that must
 # stay flat (bench/query_plans.py), in the app's own code and database.
 FILL = "from bench.query_plans import bench_fill_and_explain; bench_fill_and_explain(total=TOTAL)"
 
@@ -490,7 +491,7 @@ def measure_lists(
     record = functools.partial(record_result, results)
     scales = []
     for size in (int(size) for size in options.list_sizes.split(",")):
-        print(f"bench: filling the invoice table to {size:,} invoices", flush=True)
+        print(f"bench: filling the invoice history to {size:,} invoices", flush=True)
         started = time.monotonic()
         filled = json.loads(
             run(
