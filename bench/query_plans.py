@@ -143,8 +143,9 @@ def invoices_insert(
         cursor.execute(INSERT_INVOICES, params)
 
 
-def captured_select(action: Callable[[], object]) -> str:
-    """The first SELECT `action` sends, with its parameters; nothing it writes is kept.
+def captured_select(action: Callable[[], object], *, nth: int = 0) -> str:
+    """The first (or `nth`) SELECT `action` sends, with its parameters; nothing it writes
+    is kept.
 
     The sweeps act on what they select; here they only select: no invoice is
     moved and no delivery is enqueued.
@@ -157,7 +158,9 @@ def captured_select(action: Callable[[], object]) -> str:
     ):
         action()
         transaction.set_rollback(True)
-    return next(q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT"))
+    # A UNION's first part is parenthesised.
+    selects = [q["sql"] for q in queries if q["sql"].lstrip("( ").upper().startswith("SELECT")]
+    return selects[nth]
 
 
 def flat_queries(*, merchant: Merchant, test_mode: bool) -> dict[str, str]:
@@ -188,18 +191,22 @@ def flat_queries(*, merchant: Merchant, test_mode: bool) -> dict[str, str]:
         with mock.patch("invoices.callbacks.post_callback", return_value=answered):
             callbacks.invoice_callbacks_deliver(invoice_id=awaiting_callback)
 
+    several_statuses = {
+        "list, filter[status]=processing,process_pending": ["processing", "process_pending"],
+        "list, filter[status]=processed,partially_processed": ["processed", "partially_processed"],
+    }
+    # Several statuses are read as the page's ids, then those rows (selectors.invoice_list).
+    rows_of_the_page = {
+        f"{name}, then its rows": captured_select(listing(statuses=statuses), nth=1)
+        for name, statuses in several_statuses.items()
+    }
     return {
         name: captured_select(action)
         for name, action in {
             "list": listing(),
             "list, filter[status]=created": listing(statuses=["created"]),
-            "list, filter[status]=processing,process_pending": listing(
-                statuses=["processing", "process_pending"]
-            ),
+            **{name: listing(statuses=statuses) for name, statuses in several_statuses.items()},
             "list, filter[status]=terminated": listing(statuses=["terminated"]),
-            "list, filter[status]=processed,partially_processed": listing(
-                statuses=["processed", "partially_processed"]
-            ),
             "list, filter[reference_id]": listing(reference_id=reference),
             "list, page[after] (page 2)": listing(after=second_page),
             "list, page[after] (middle of the history)": listing(
@@ -210,7 +217,7 @@ def flat_queries(*, merchant: Merchant, test_mode: bool) -> dict[str, str]:
             "callbacks sweep": callbacks.callbacks_sweep,
             "one invoice's due callbacks (worker)": callbacks_delivery,
         }.items()
-    }
+    } | rows_of_the_page
 
 
 def _nodes(node: dict) -> Iterator[dict]:

@@ -336,20 +336,39 @@ def invoice_list(
     statuses: list[str] | None = None,
 ) -> InvoicePage:
     """Newest first, by keyset on (created_at, id): a page never shifts when invoices are added."""
-    invoices = _invoices_with_relations().filter(merchant=merchant, test_mode=test_mode)
+    scope = Q(merchant=merchant, test_mode=test_mode)
     if reference_id is not None:
-        invoices = invoices.filter(reference_id=reference_id)
-    if statuses:
-        invoices = invoices.filter(status__in=statuses)
+        scope &= Q(reference_id=reference_id)
     if after:
         created_at, invoice_id = _decode_cursor(after)
         # The OR alone is only a filter: the index scan would start at the
         # newest invoice and step over every row before the cursor. The
         # redundant `created_at <= cursor` is a bound the index can seek to.
-        invoices = invoices.filter(
-            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=invoice_id),
-            created_at__lte=created_at,
-        )
+        scope &= Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=invoice_id)
+        scope &= Q(created_at__lte=created_at)
+    invoices = _invoices_with_relations().filter(scope)
+    statuses = sorted(set(statuses or ()))
+    if len(statuses) > 1:
+        # One (merchant, mode, status, created) range can be read newest first, several
+        # cannot: PostgreSQL would walk the merchant's invoices newest first and step
+        # over every one in another status, thousands when the statuses asked for are
+        # rare or old. Instead, the page's ids from each status's newest ones (index
+        # only), then those rows; as one query, the planner may join them by a scan.
+        newest_of_each = [
+            Invoice.objects.filter(scope, status=status)
+            .order_by("-created_at", "-id")
+            .values_list("id", "created_at")[: page_size + 1]
+            for status in statuses
+        ]
+        page_ids = [
+            invoice_id
+            for invoice_id, _ in newest_of_each[0]
+            .union(*newest_of_each[1:], all=True)
+            .order_by("-created_at", "-id")[: page_size + 1]
+        ]
+        invoices = invoices.filter(pk__in=page_ids)
+    elif statuses:
+        invoices = invoices.filter(status=statuses[0])
     rows = list(invoices.order_by("-created_at", "-id")[: page_size + 1])
     has_more = len(rows) > page_size
     rows = rows[:page_size]

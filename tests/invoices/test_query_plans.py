@@ -8,11 +8,15 @@ it and run under EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON), once at each size.
 `make bench` reports the same plans at 1,000,000 invoices.
 """
 
+import functools
+
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from bench.query_plans import flat_query_plans, invoices_insert
+from bench.query_plans import captured_select, explain, flat_query_plans, invoices_insert
+from invoices import selectors
+from invoices.models import Invoice
 from tests.factories import MerchantFactory, ServiceFactory
 
 # The marks ask for the test database; the plans are taken once, in `plans`.
@@ -27,6 +31,8 @@ QUERIES = {
     "list, filter[status]=processing,process_pending": "invoices_invoice",
     "list, filter[status]=terminated": "invoices_invoice",
     "list, filter[status]=processed,partially_processed": "invoices_invoice",
+    "list, filter[status]=processing,process_pending, then its rows": "invoices_invoice",
+    "list, filter[status]=processed,partially_processed, then its rows": "invoices_invoice",
     "list, filter[reference_id]": "invoices_invoice",
     "list, page[after] (page 2)": "invoices_invoice",
     "list, page[after] (middle of the history)": "invoices_invoice",
@@ -87,3 +93,33 @@ def test_buffers_do_not_grow_with_the_table(plans, name):
     # changes shape at no cost in growth (walking the newest invoices of a
     # small table, reading every in-flight one by status in a large table).
     assert touched[1] <= 2 * touched[0] + 100, (touched, small["nodes"], large["nodes"])
+
+
+def test_a_list_by_several_statuses_reads_no_more_behind_many_newer_invoices():
+    """Several statuses cannot be one index range: the page comes from each status's own
+    range, not from a walk over every newer invoice in another status."""
+    shop, service = MerchantFactory(), ServiceFactory()
+    statuses = ["expired", "partially_processed"]  # never among invoices made today
+
+    def newest_page() -> tuple[list[str], dict]:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE invoices_invoice")
+        list_it = functools.partial(
+            selectors.invoice_list, merchant=shop, test_mode=True, page_size=20, statuses=statuses
+        )
+        # The ids of the page: the rows are then read by primary key.
+        return [invoice.id for invoice in list_it().invoices], explain(captured_select(list_it))
+
+    # Row n is made n * 20 s before now: rows 10,001-12,000 are two to three days old
+    # (paid, expired, ...), rows 1-4,000 from the last day (open, paid, failed, ...).
+    now = timezone.now()
+    invoices_insert(first=10_001, last=12_000, slots=[(shop, True)], services=[service], now=now)
+    page, plan = newest_page()
+    assert len(page) == 20
+    assert {Invoice.objects.get(pk=pk).status for pk in page} == set(statuses)
+
+    invoices_insert(first=1, last=4_000, slots=[(shop, True)], services=[service], now=now)
+    page_again, plan_again = newest_page()
+    assert page_again == page
+    touched = [p["shared_hit"] + p["shared_read"] for p in (plan, plan_again)]
+    assert touched[1] <= 2 * touched[0] + 100, (touched, plan_again["nodes"])
