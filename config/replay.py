@@ -44,7 +44,7 @@ from http.cookies import Morsel
 
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
-from django.core.handlers.wsgi import WSGIHandler
+from django.core.handlers.wsgi import WSGIHandler, get_str_from_wsgi
 from django.http import HttpResponse
 from django.http.cookie import parse_cookie
 from django.middleware.csrf import CSRF_TOKEN_LENGTH
@@ -77,6 +77,11 @@ def mark_replayable(
     if csrf_template is not None:
         setattr(response, _CSRF_TEMPLATE, csrf_template)
     return response
+
+
+def _cookies(environ: dict) -> dict[str, str]:
+    """The request's cookies as Django reads them (decoded as UTF-8 first)."""
+    return parse_cookie(get_str_from_wsgi(environ, "HTTP_COOKIE", ""))
 
 
 def _meta_name(header: str) -> str:
@@ -138,22 +143,23 @@ class ReplayingWSGIHandler(WSGIHandler):
             and "HTTP_IF_NONE_MATCH" not in environ
             and (shape := self._shapes.get(url)) is not None
         ):
-            cookies = parse_cookie(environ["HTTP_COOKIE"]) if environ.get("HTTP_COOKIE") else {}
-            secret = None
-            if shape.per_visitor_csrf:
-                secret = csrf_tokens.visitor_secret(cookies.get(self._csrf_cookie))
-            if secret is not None or not shape.per_visitor_csrf:
-                key = self._key(environ, url, shape, cookies)
-                with self._lock:
-                    reply = self._replies.get(key)
-                    if reply is not None:
-                        self._replies.move_to_end(key)
+            cookies = _cookies(environ)
+            # The key says which kind of reply it finds: the shape read above may be
+            # replaced meanwhile (a form appears or goes), the kind of a key never is.
+            key = self._key(environ, url, shape, cookies)
+            with self._lock:
+                reply = self._replies.get(key)
                 if reply is not None:
-                    if time.monotonic() < reply.ends and reply.still_true():
-                        if reply.csrf_cookie is None:
-                            start_response("200 OK", list(reply.headers))
-                            return [reply.body]
+                    self._replies.move_to_end(key)
+            if reply is not None:
+                if time.monotonic() < reply.ends and reply.still_true():
+                    if reply.csrf_cookie is None:
+                        start_response("200 OK", list(reply.headers))
+                        return [reply.body]
+                    secret = csrf_tokens.visitor_secret(cookies.get(self._csrf_cookie))
+                    if secret is not None:
                         return self._replay_for_visitor(reply, secret, start_response)
+                else:
                     with self._lock:
                         if self._replies.get(key) is reply:
                             self._drop(key)
@@ -232,7 +238,7 @@ class ReplayingWSGIHandler(WSGIHandler):
             )
         )
         url = (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
-        cookies = parse_cookie(environ["HTTP_COOKIE"]) if environ.get("HTTP_COOKIE") else {}
+        cookies = _cookies(environ)
         with self._lock:
             shape = self._shapes.get(url)
             if shape is not None and (shape.vary, shape.per_visitor_csrf) != (
@@ -248,6 +254,7 @@ class ReplayingWSGIHandler(WSGIHandler):
             if key not in self._replies:
                 shape = _Shape(vary, per_visitor_csrf, shape.count + 1)
             self._shapes[url] = shape
+            self._replies.pop(key, None)  # a new reply is the most recently used
             self._replies[key] = _Reply(
                 headers=list(response.items()),
                 body=body,
@@ -276,6 +283,7 @@ class ReplayingWSGIHandler(WSGIHandler):
     def _key(self, environ: dict, url: tuple[str, str], shape: _Shape, cookies: dict) -> tuple:
         return (
             url,
+            shape.per_visitor_csrf,
             *(environ.get(name) for name in self._origin),
             *(environ.get(name) for name in shape.vary),
             *(

@@ -196,3 +196,26 @@ def test_many_visitors_at_once_each_get_their_own_secret(page, django_runs):
     assert len(set(secrets_given)) == 200
     assert all(_unmask_cipher_token(_csrf(answer)[1]) == _csrf(answer)[0] for answer in answers)
     assert len(django_runs) == 1
+
+
+def test_a_request_that_read_the_shape_before_a_form_appeared_goes_through_django(
+    page, django_runs
+):
+    """A request reads its URL's shape without the lock: while it looks its reply up,
+    the page may gain or lose its form. It must never get the other kind of reply."""
+    application = ReplayingWSGIHandler()
+    _write_elsewhere("UPDATE invoices_invoice SET status = 'processed' WHERE id = %s", page)
+    _visit(application, page)
+    url = ("/hpp/", f"cpi={page}&locale=en")
+    shape_without_form = application._shapes[url]
+    assert not shape_without_form.per_visitor_csrf
+
+    _write_elsewhere("UPDATE invoices_invoice SET status = 'created' WHERE id = %s", page)
+    with_form = _visit(application, page)
+    assert application._shapes[url].per_visitor_csrf
+    runs = len(django_runs)
+
+    application._shapes[url] = shape_without_form  # as that request saw it
+    answer = _visit(application, page)
+    assert answer[0] == "200 OK" and len(django_runs) == runs + 1
+    assert TOKEN.sub(b"", answer[2]) == TOKEN.sub(b"", with_form[2])
