@@ -7,7 +7,8 @@ by `config.replay` without running Django. Both then need what Django's
 renewed on every page) and a token that is that secret masked with a fresh
 random mask, so that no two pages carry the same token (BREACH). Django
 draws each of the 32 characters of a secret and of a mask with a system call
-of its own; here one call gives all of them, with the same distribution.
+of its own; here one call gives all of them (`config.randomness`), with the
+same distribution.
 Django's CsrfViewMiddleware checks the result on the POST as it checks its own.
 """
 
@@ -15,25 +16,18 @@ import secrets
 
 from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, CSRF_TOKEN_LENGTH
 
+from config.randomness import random_string
+
 # Random per process: no merchant or provider text can contain it by accident or design.
 PLACEHOLDER = "csrf" + secrets.token_hex(16)
 
 _ALPHABET_SIZE = len(CSRF_ALLOWED_CHARS)
 _INDEX = {character: index for index, character in enumerate(CSRF_ALLOWED_CHARS)}
-# Bytes from here up would favour the alphabet's first characters.
-_ACCEPTED_BELOW = 256 - 256 % _ALPHABET_SIZE
 
 
 def new_secret() -> str:
     """A CSRF secret as Django's own: CSRF_SECRET_LENGTH characters, each equally likely."""
-    characters: list[str] = []
-    while len(characters) < CSRF_SECRET_LENGTH:
-        characters += [
-            CSRF_ALLOWED_CHARS[byte % _ALPHABET_SIZE]
-            for byte in secrets.token_bytes(2 * CSRF_SECRET_LENGTH)
-            if byte < _ACCEPTED_BELOW
-        ]
-    return "".join(characters[:CSRF_SECRET_LENGTH])
+    return random_string(CSRF_SECRET_LENGTH, CSRF_ALLOWED_CHARS)
 
 
 def masked(secret: str) -> str:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from config.randomness import random_string
+
 ALPHANUMERIC = string.ascii_letters + string.digits
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
@@ -27,7 +29,7 @@ WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105
 
 
 def random_alphanumeric(length: int) -> str:
-    return "".join(secrets.choice(ALPHANUMERIC) for _ in range(length))
+    return random_string(length, ALPHANUMERIC)
 
 
 def new_invoice_id() -> str:
