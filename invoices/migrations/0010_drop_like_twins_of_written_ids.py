@@ -2,8 +2,8 @@
 
 PostgreSQL's Django backend adds a `varchar_pattern_ops` index beside every
 unique text column, for LIKE prefix searches. Nothing searches these two ids
-by prefix (the admin and the API look them up exactly, which the unique index
-answers), yet each twin was written on every invoice creation and every
+by prefix (the API and the workers look them up by equality, which the unique
+index answers; the admin's case-insensitive search is answered by neither), yet each twin was written on every invoice creation and every
 callback. The names are the ones Django gave them: they depend only on the
 table and the column.
 """
