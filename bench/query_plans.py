@@ -4,7 +4,7 @@ The harness (`make bench`) fills the table to 10,000 and then to 1,000,000
 invoices and reports these plans beside the list endpoint's throughput;
 tests/invoices/test_query_plans.py asserts on them at a smaller scale. Every
 query is captured from the code that sends it (the list selector, the poll,
-expiry and callback sweeps), so a change there shows here.
+expiry and callback sweeps, the admin's search), so a change there shows here.
 
 Runs inside Django (`manage.py shell -c`, or the test suite), on PostgreSQL.
 """
@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from unittest import mock
 
+from django.contrib import admin
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -191,6 +192,12 @@ def flat_queries(*, merchant: Merchant, test_mode: bool) -> dict[str, str]:
         with mock.patch("invoices.callbacks.post_callback", return_value=answered):
             callbacks.invoice_callbacks_deliver(invoice_id=awaiting_callback)
 
+    def operator_search(model, term: str) -> Callable[[], object]:
+        # The first page of the admin's list, found by its search box.
+        model_admin = admin.site._registry[model]
+        found, _ = model_admin.get_search_results(None, model_admin.get_queryset(None), term)
+        return lambda: list(found.select_related(*model_admin.list_select_related)[:100])
+
     several_statuses = {
         "list, filter[status]=processing,process_pending": ["processing", "process_pending"],
         "list, filter[status]=processed,partially_processed": ["processed", "partially_processed"],
@@ -216,6 +223,11 @@ def flat_queries(*, merchant: Merchant, test_mode: bool) -> dict[str, str]:
             "expiry sweep": lambda: services.invoices_expire_overdue(max_batches=1),
             "callbacks sweep": callbacks.callbacks_sweep,
             "one invoice's due callbacks (worker)": callbacks_delivery,
+            "admin search, an invoice id": operator_search(Invoice, middle.id),
+            "admin search, a reference_id": operator_search(Invoice, reference),
+            "admin search of callbacks, an invoice id": operator_search(
+                CallbackDelivery, awaiting_callback
+            ),
         }.items()
     } | rows_of_the_page
 

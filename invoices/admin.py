@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from connectors.registry import connector_names
-from invoices import callbacks, services
+from invoices import callbacks, selectors, services
 from invoices.currencies import amount_in_currency
 from invoices.models import (
     CallbackDelivery,
@@ -283,12 +283,18 @@ class InvoiceAdmin(admin.ModelAdmin):
         "merchant",
         ("created_at", admin.DateFieldListFilter),
     ]
-    # Exact matches use the primary key and the unique reference index: a
-    # substring search would scan every invoice.
-    search_fields = ["=id", "=reference_id"]
+    # Searched by get_search_results below: exactly, through the primary key and the
+    # unique reference index, as a substring or case-insensitive search would scan
+    # every invoice.
+    search_fields = ["id", "reference_id"]
+    search_help_text = "An invoice id or a reference_id, exactly as it was given."
     list_select_related = ["merchant", "service"]
     # Counting a million rows on every page view is what makes admin lists slow.
     show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        return selectors.invoices_found_by_operator(invoices=queryset, term=search_term), False
+
     fieldsets = [
         (
             None,
@@ -461,7 +467,10 @@ class CallbackDeliveryAdmin(admin.ModelAdmin):
         "merchant",
         ("created_at", admin.DateFieldListFilter),
     ]
-    search_fields = ["=invoice__id", "=webhook_id"]
+    # Exact: the invoice's key is indexed here, and the webhook id is unique. A
+    # case-insensitive match (Django's "=") is answered by neither index.
+    search_fields = ["invoice__exact", "webhook_id__exact"]
+    search_help_text = "An invoice id or a webhook id, exactly as it was given."
     list_select_related = ["invoice", "merchant"]
     show_full_result_count = False
     actions = ["resend"]

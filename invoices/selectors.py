@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.templatetags.static import static
 
 from invoices import keys, local_copies, status_cache
@@ -133,6 +133,23 @@ def invoice_id_by_reference(
         merchant_id=merchant.pk, test_mode=test_mode, reference_id=reference_id
     )
     return found.pk if found else None
+
+
+def invoices_found_by_operator(*, invoices: QuerySet[Invoice], term: str) -> QuerySet[Invoice]:
+    """Those of `invoices` whose id or reference_id is exactly `term`, in any merchant and mode.
+
+    A reference is unique per merchant and mode, and its index leads with those two:
+    naming every merchant and both modes lets PostgreSQL answer with one probe of
+    that index per pair, where `reference_id = term` alone reads the whole table.
+    """
+    term = term.strip()
+    if not term:
+        return invoices
+    every_merchant = list(Merchant.objects.values_list("pk", flat=True))
+    return invoices.filter(
+        Q(pk=term)
+        | Q(merchant_id__in=every_merchant, test_mode__in=[True, False], reference_id=term)
+    )
 
 
 def absolute_url(path_or_url: str) -> str:

@@ -75,6 +75,11 @@ def test_the_list_filters_and_searches(admin_client_logged_in, paid_invoice):
         ({"q": "order-77"}, True),
         ({"q": paid_invoice.id}, True),
         ({"q": "order-88"}, False),
+        # Exactly as given, around the spaces a paste brings: ids are case-sensitive.
+        ({"q": " order-77 "}, True),
+        ({"q": "ORDER-77"}, False),
+        ({"q": paid_invoice.id.upper()}, False),
+        ({"q": "order-7"}, False),
     ]
     for params, shows_paid in filters:
         page = _changelist(client, **params)

@@ -33,6 +33,21 @@ def test_the_invoice_page_shows_callbacks_and_their_attempts(
     assert CallbackDelivery.objects.get().webhook_id in section
 
 
+def test_the_callbacks_list_finds_by_invoice_id_or_webhook_id(
+    admin_client_logged_in, failing_callback
+):
+    webhook_id = CallbackDelivery.objects.get().webhook_id
+
+    def found(term: str) -> bool:
+        page = admin_client_logged_in.get(
+            reverse("admin:invoices_callbackdelivery_changelist"), {"q": term}
+        ).content.decode()
+        return webhook_id in page
+
+    assert found(failing_callback) and found(webhook_id)
+    assert not found(failing_callback.upper()) and not found(webhook_id[:-1])
+
+
 def test_resend_from_the_invoice_list(
     admin_client_logged_in, failing_callback, django_capture_on_commit_callbacks
 ):

@@ -1,10 +1,11 @@
-"""The list and the sweeps read about as much at 200,000 invoices as at 10,000.
+"""The list, the sweeps and the admin's search read as much at 200,000 invoices as at 10,000.
 
 The table is filled with generated history (bench/query_plans.py: several
 merchants in both modes, statuses by age, a few invoices waiting on their
 provider, callbacks mostly delivered), ANALYZEd, and every query the list
-endpoint and the periodic sweeps send is captured from the code that sends
-it and run under EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON), once at each size.
+endpoint, the periodic sweeps and the admin's search send is captured from
+the code that sends it and run under EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON),
+once at each size.
 `make bench` reports the same plans at 1,000,000 invoices.
 """
 
@@ -40,6 +41,9 @@ QUERIES = {
     "expiry sweep": "invoices_invoice",
     "callbacks sweep": "invoices_callbackdelivery",
     "one invoice's due callbacks (worker)": "invoices_callbackdelivery",
+    "admin search, an invoice id": "invoices_invoice",
+    "admin search, a reference_id": "invoices_invoice",
+    "admin search of callbacks, an invoice id": "invoices_callbackdelivery",
 }
 BIG_TABLES = {"invoices_invoice", "invoices_callbackdelivery"}
 
