@@ -3,6 +3,7 @@
     python -m bench.profile                 # milliseconds per request, per endpoint
     python -m bench.profile --profile page  # and the costliest functions of one of them
     PROFILE_SORT=tottime python -m bench.profile --profile page  # by their own time
+    PROFILE_DUMP=/tmp/page.prof python -m bench.profile --profile page  # and keep them
 
 No server and no network between client and app: what remains is the app's
 own cost (middleware, view, queries, templates) beside a view that only
@@ -160,6 +161,8 @@ def main() -> None:
             for _ in range(options.requests):
                 call(url, headers)
             profiler.disable()
+            if dump := os.environ.get("PROFILE_DUMP"):
+                profiler.dump_stats(dump)  # for pstats' print_callers, snakeviz
             pstats.Stats(profiler).sort_stats(
                 os.environ.get("PROFILE_SORT", "cumulative")
             ).print_stats(40)
