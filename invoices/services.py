@@ -549,27 +549,24 @@ def invoice_confirm(*, invoice_id: str, payload: Mapping[str, Any], actor: Actor
 
     from invoices import tasks  # tasks import services: resolve the cycle at call time
 
-    with transaction.atomic():
-        try:
-            confirmed = invoice_move_status(
-                invoice_id=invoice_id,
-                expected_from={Status.CREATED},
-                to_status=Status.PROCESSING,
-                resolution=Resolution.OK,
-                cause="confirmation_received",
-                actor=actor,
-                details={"fields": sorted(values)},
-            )
-        except StatusMoveRefused as refused:
-            raise InvoiceNotConfirmable(
-                f"The invoice is {refused.current_status} and takes no confirmation."
-            ) from None
-        confirmed.confirmation_payload, confirmed.confirmed_at = values, timezone.now()
-        Invoice.objects.filter(pk=invoice_id).update(
-            confirmation_payload=confirmed.confirmation_payload,
-            confirmed_at=confirmed.confirmed_at,
+    try:
+        # The confirmation is stored by the move's own UPDATE: both or neither.
+        confirmed = invoice_move_status(
+            invoice_id=invoice_id,
+            expected_from={Status.CREATED},
+            to_status=Status.PROCESSING,
+            resolution=Resolution.OK,
+            cause="confirmation_received",
+            actor=actor,
+            details={"fields": sorted(values)},
+            also_set={"confirmation_payload": values, "confirmed_at": timezone.now()},
         )
-        tasks.forward_confirmation.delay_on_commit(invoice_id=invoice_id)
+    except StatusMoveRefused as refused:
+        raise InvoiceNotConfirmable(
+            f"The invoice is {refused.current_status} and takes no confirmation."
+        ) from None
+    # After the move's commit (or the caller's, when it runs inside a transaction).
+    tasks.forward_confirmation.delay_on_commit(invoice_id=invoice_id)
     return confirmed
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from connectors.registry import get_connector
 from invoices import local_copies, status_cache
 from invoices.models import Invoice, InvoiceEvent, RefusedMove
+from invoices.prepared import PreparedRead
 from invoices.statuses import FINAL_STATUSES, PAID_STATUSES, Resolution, Status
 
 OPEN_STATUSES = (Status.CREATED, Status.PROCESSING, Status.PROCESS_PENDING)
@@ -94,6 +95,7 @@ def invoice_move_status(
     resolution_message: str | None = None,
     processed_amount: Decimal | None = None,
     details: Mapping[str, Any] | None = None,
+    also_set: Mapping[str, Any] | None = None,
 ) -> Invoice:
     """Move one invoice to `to_status`, or raise `StatusMoveRefused` having changed nothing.
 
@@ -103,6 +105,8 @@ def invoice_move_status(
     A paid status reached from `expired` is recorded as `late_payment`.
     The move's event and its callback (the outbox row) are written in the
     same transaction; a refused move is recorded as a `RefusedMove`.
+    `also_set` names other columns written by the move's own UPDATE (a
+    confirmation with the move it causes, say): only if the move is made.
     """
     try:
         return _move(
@@ -115,6 +119,7 @@ def invoice_move_status(
             resolution_message=resolution_message,
             processed_amount=processed_amount,
             details=details,
+            also_set=also_set or {},
         )
     except StatusMoveRefused as refused:
         RefusedMove.objects.create(
@@ -139,6 +144,7 @@ def _move(
     resolution_message: str | None,
     processed_amount: Decimal | None,
     details: Mapping[str, Any] | None,
+    also_set: Mapping[str, Any],
 ) -> Invoice:
     from invoices.callbacks import callback_outbox_write  # callbacks render invoices, see resources
 
@@ -147,14 +153,13 @@ def _move(
     if to_status == Status.PARTIALLY_PROCESSED and processed_amount <= 0:
         raise ValueError("a partial payment is more than zero")
 
+    if clash := _MOVE_COLUMNS.intersection(also_set):
+        raise ValueError(f"the move itself writes {sorted(clash)}")
+
     with transaction.atomic():
-        # Merchant and service come along for the callback the move writes;
-        # only the invoice row is locked.
-        invoice = (
-            Invoice.objects.select_for_update(of=("self",))
-            .select_related("merchant", "service")
-            .get(pk=invoice_id)
-        )
+        invoice = _invoice_locked_for_move.first(invoice_id=invoice_id)
+        if invoice is None:
+            raise Invoice.DoesNotExist(f"No invoice {invoice_id}.")
         current = invoice.status
 
         def refuse(error_class: type[StatusMoveRefused], reason: str) -> StatusMoveRefused:
@@ -182,6 +187,7 @@ def _move(
             changes["processed_at"] = now
             changes["processed_amount"] = processed_amount
         changes.update(_polling_after(invoice, to_status, now))
+        changes.update(also_set)
         Invoice.objects.filter(pk=invoice_id).update(sequence=F("sequence") + 1, **changes)
         for name, value in changes.items():
             setattr(invoice, name, value)
@@ -208,6 +214,33 @@ def _move(
                 lambda: status_cache.remember(invoice_id, moved_fields, moved=True)
             )
     return invoice
+
+
+# Merchant and service come along for the callback the move writes; only the
+# invoice row is locked. Compiled once per process: Django's compiler cost more
+# than the query on every move.
+_invoice_locked_for_move = PreparedRead(
+    lambda invoice_id: (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("merchant", "service")
+        .filter(pk=invoice_id)
+    )
+)
+
+# What every move writes itself, besides the sequence.
+_MOVE_COLUMNS = frozenset(
+    {
+        "status",
+        "resolution",
+        "resolution_message",
+        "updated_at",
+        "processed_at",
+        "processed_amount",
+        "next_poll_at",
+        "poll_attempts",
+        "sequence",
+    }
+)
 
 
 def _polling_after(invoice: Invoice, to_status: str, now) -> dict[str, Any]:

@@ -115,6 +115,42 @@ def test_a_move_based_on_a_stale_status_is_refused():
     assert not InvoiceEvent.objects.exists()
 
 
+def test_columns_set_with_a_move_are_written_by_it_and_only_if_it_is_made():
+    invoice = InvoiceFactory(status="created")
+    confirmation = {"invoice_receipt_number": "12"}
+
+    moved = _move(invoice, "processing", also_set={"confirmation_payload": confirmation})
+
+    stored = Invoice.objects.get(pk=invoice.id)
+    assert (stored.status, stored.sequence) == ("processing", invoice.sequence + 1)
+    assert stored.confirmation_payload == moved.confirmation_payload == confirmation
+
+    other = InvoiceFactory(status="processed")
+    with pytest.raises(StatusMoveNotAllowed):
+        _move(other, "processing", also_set={"confirmation_payload": confirmation})
+    assert Invoice.objects.get(pk=other.id).confirmation_payload is None
+
+
+def test_a_move_cannot_be_told_to_write_its_own_columns_otherwise():
+    invoice = InvoiceFactory(status="created")
+    with pytest.raises(ValueError, match="status"):
+        _move(invoice, "processing", also_set={"status": "processed"})
+    assert Invoice.objects.get(pk=invoice.id).status == "created"
+    assert not InvoiceEvent.objects.exists()
+
+
+def test_a_move_of_no_invoice_raises_and_writes_nothing():
+    with pytest.raises(Invoice.DoesNotExist):
+        invoice_move_status(
+            invoice_id="cpi_0000000000000000",
+            to_status="processing",
+            resolution="ok",
+            cause="test",
+            actor="system",
+        )
+    assert not InvoiceEvent.objects.exists()
+
+
 def test_a_partial_payment_is_less_than_the_amount_and_more_than_zero():
     invoice = InvoiceFactory(status="processing", amount=Decimal("10.00"))
     for amount in (Decimal("10.00"), Decimal("0")):
