@@ -30,7 +30,9 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.db import DEFAULT_DB_ALIAS
+from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
 from invoices.models import Invoice
@@ -261,10 +263,16 @@ def _tracked_copies(location: str) -> _TrackedCopies:
     return copies
 
 
+@functools.cache
+def _is_redis_backend(backend: str) -> bool:
+    """Django's Redis cache or one built on it (config.redis_cache, as in production)."""
+    return issubclass(import_string(backend), DjangoRedisCache)
+
+
 def _shared() -> tuple[redis.Redis, str, str] | None:
     """The client of the default cache, its key prefix and location, when that cache is Redis."""
     config = settings.CACHES["default"]
-    if config["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+    if not _is_redis_backend(config["BACKEND"]):
         return None
     location = config["LOCATION"]
     location = location[0] if isinstance(location, list | tuple) else location

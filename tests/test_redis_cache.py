@@ -1,0 +1,78 @@
+"""The shared cache on Redis: Django's behaviour, with one client per pool."""
+
+import secrets
+import threading
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.cache import caches
+
+from config.redis_cache import RedisCache
+from invoices import ratelimit, status_cache
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def shared_cache(settings):
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "config.redis_cache.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "KEY_PREFIX": f"test-{secrets.token_hex(4)}",  # the database is shared
+        },
+    }
+    cache = caches["default"]
+    assert isinstance(cache, RedisCache)
+    yield cache
+    cache.clear()
+
+
+def test_values_round_trip_and_counters_count(shared_cache):
+    assert shared_cache.add("k", 1, timeout=60)
+    assert not shared_cache.add("k", 5, timeout=60)  # add only creates
+    assert shared_cache.incr("k") == 2
+    shared_cache.set("image", b"<svg/>", timeout=60)
+    assert shared_cache.get("image") == b"<svg/>"
+    shared_cache.delete("image")
+    assert shared_cache.get("image") is None
+
+
+def test_one_client_serves_every_call(shared_cache):
+    first = shared_cache._cache.get_client(write=True)
+    shared_cache.get("anything")
+    assert shared_cache._cache.get_client("other", write=True) is first
+    assert shared_cache._cache.get_client() is first  # one server: reads use the same pool
+
+
+def test_a_rate_limit_counts_every_attempt_from_many_threads(shared_cache):
+    # Each thread has its own cache object (Django's handler is per thread);
+    # all of them count in the same Redis key.
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def attempt():
+        allowed = [ratelimit.allow("t", limit=30, window_seconds=60) for _ in range(10)]
+        with lock:
+            results.extend(allowed)
+
+    threads = [threading.Thread(target=attempt) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count(True) == 30 and results.count(False) == 20
+
+
+def test_the_status_cache_runs_on_it(shared_cache):
+    # The poll's copies and tracking need the default cache to be Redis: a backend
+    # the status cache did not recognise would silently send every poll to PostgreSQL.
+    assert status_cache.enabled()
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="without Redis the cache is in memory")
+def test_the_settings_use_it_when_redis_is_configured():
+    from config import settings as configured  # the module, before any test's override
+
+    assert configured.CACHES["default"]["BACKEND"] == "config.redis_cache.RedisCache"
