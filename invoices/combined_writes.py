@@ -120,29 +120,27 @@ _finite_decimal = _passed_when(lambda value: type(value) is Decimal and value.is
 _aware_datetime = _passed_when(
     lambda value: isinstance(value, datetime) and value.utcoffset() is not None
 )
+_never = _passed_when(lambda value: False)
 
-
-def _typed_whole_number(field: Field) -> Callable[[Any], Any]:
-    server_type = connection.ops.integerfield_type_map[field.get_internal_type()]
-    return lambda value: server_type(value) if type(value) is int else _PREPARE_FULLY
-
-
-_QUICK_PREPARATION: dict[type[Field], Callable[[Field], Callable[[Any], Any]]] = {
-    CharField: lambda field: _text,
-    TextField: lambda field: _text,
-    URLField: lambda field: _text,
-    BooleanField: lambda field: _flag,
-    SmallIntegerField: _typed_whole_number,
-    IntegerField: _typed_whole_number,
-    BigIntegerField: _typed_whole_number,
-    PositiveSmallIntegerField: _typed_whole_number,
-    PositiveIntegerField: _typed_whole_number,
-    AutoField: lambda field: _whole_key,
-    BigAutoField: lambda field: _whole_key,
-    DecimalField: lambda field: _finite_decimal,
-    DateTimeField: lambda field: _aware_datetime,
-    JSONField: lambda field: lambda value: _PREPARE_FULLY,  # wrapped as jsonb; None as NULL
+# Field class -> its quick preparation; typed whole numbers are built per field below.
+_PASSED_WHEN_PLAIN: dict[type[Field], Callable[[Any], Any]] = {
+    CharField: _text,
+    TextField: _text,
+    URLField: _text,
+    BooleanField: _flag,
+    AutoField: _whole_key,
+    BigAutoField: _whole_key,
+    DecimalField: _finite_decimal,
+    DateTimeField: _aware_datetime,
+    JSONField: _never,  # wrapped as jsonb; only None passes, as NULL
 }
+_TYPED_WHOLE_NUMBERS = (
+    SmallIntegerField,
+    IntegerField,
+    BigIntegerField,
+    PositiveSmallIntegerField,
+    PositiveIntegerField,
+)
 
 
 def _quick_preparation(field: Field) -> Callable[[Any], Any] | None:
@@ -150,8 +148,10 @@ def _quick_preparation(field: Field) -> Callable[[Any], Any] | None:
         return None  # its pre_save sets the time: the attribute is not what is written
     if type(field) is ForeignKey:
         field = field.target_field  # a reference is prepared as the field it points to
-    quick = _QUICK_PREPARATION.get(type(field))
-    return quick(field) if quick else None
+    if type(field) in _TYPED_WHOLE_NUMBERS:
+        server_type = connection.ops.integerfield_type_map[field.get_internal_type()]
+        return lambda value: server_type(value) if type(value) is int else _PREPARE_FULLY
+    return _PASSED_WHEN_PLAIN.get(type(field))
 
 
 # The text of a statement depends only on the model, the columns and the database:

@@ -94,10 +94,8 @@ def test_each_value_is_sent_as_djangos_own_preparation_gives_it():
     )
     assert by_column["description"] == "A lazy translation"
     assert by_column["test_mode"] is True
-    assert (type(by_column["sequence"]), by_column["sequence"]) == (
-        Int4,
-        1,
-    )  # typed, as Django does
+    # Typed for the server, as Django does.
+    assert (type(by_column["sequence"]), by_column["sequence"]) == (Int4, 1)
     assert by_column["amount"] == Decimal("10.50")
     assert by_column["created_at"] is invoice.created_at  # aware: as it is
 
