@@ -87,6 +87,22 @@ class PayloadProblem:
     detail: str
 
 
+_TYPE_DETAILS = {
+    field_type: f"Send the value as a JSON string (this field's type is {field_type})."
+    for field_type in FIELD_TYPES
+} | {"number": "Send the value as a JSON number or a string of its digits."}
+
+
+def _is_of_json_type(value: Any, field_type: str) -> bool:
+    """Only a "number" field takes a JSON number. Anywhere else a number is refused,
+    not turned into text: 0042 sent as a number arrives as 42, a different receipt."""
+    if isinstance(value, str):
+        return True
+    return (
+        field_type == "number" and isinstance(value, int | Decimal) and not isinstance(value, bool)
+    )
+
+
 def confirmation_payload_problems(
     schema: Mapping[str, Mapping[str, Any]], payload: Mapping[str, Any]
 ) -> tuple[dict[str, str], list[PayloadProblem]]:
@@ -101,8 +117,9 @@ def confirmation_payload_problems(
         if name not in schema:
             problems.append(PayloadProblem(name, "unknown_field", "This field is not asked for."))
             continue
-        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-            problems.append(PayloadProblem(name, "invalid_type", "Send the value as a string."))
+        field_type = schema[name].get("type", "text")
+        if not _is_of_json_type(value, field_type):
+            problems.append(PayloadProblem(name, "invalid_type", _TYPE_DETAILS[field_type]))
             continue
         text = str(value)
         if len(text) > MAX_VALUE_LENGTH:

@@ -1,4 +1,5 @@
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -6,6 +7,7 @@ from connectors.sandbox import CONFIRMATION_SCHEMA
 from invoices.confirmation import (
     InvalidPattern,
     compile_untrusted,
+    confirmation_payload_problems,
     confirmation_schema_problems,
     is_confirmation_required,
 )
@@ -47,3 +49,25 @@ def test_untrusted_patterns_run_in_linear_time():
 def test_compile_errors_are_typed():
     with pytest.raises(InvalidPattern):
         compile_untrusted("(")
+
+
+@pytest.mark.parametrize(
+    ("field_type", "value", "accepted"),
+    [
+        ("text", "0042", True),
+        ("text", 42, False),
+        ("text", Decimal("4.2"), False),
+        ("email", 42, False),
+        ("number", 42, True),
+        ("number", Decimal("4.2"), True),
+        ("number", "42", True),
+        ("number", True, False),
+        ("number", None, False),
+        ("text", False, False),
+    ],
+)
+def test_only_a_number_field_takes_a_json_number(field_type, value, accepted):
+    schema = {"code": {"required": True, "regexp": "^[0-9.]+$", "type": field_type}}
+    values, problems = confirmation_payload_problems(schema, {"code": value})
+    assert [problem.code for problem in problems] == ([] if accepted else ["invalid_type"])
+    assert values == ({"code": str(value)} if accepted else {})
