@@ -26,6 +26,7 @@ install-dev: $(VENV)/.installed-dev
 
 setup: install
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py load_demo
 
 run: setup

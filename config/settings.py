@@ -6,6 +6,7 @@ Production (`DJANGO_DEBUG=0`) refuses to start without a real SECRET_KEY,
 ALLOWED_HOSTS and DATABASE_URL.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "invoices",
     "checkout",
     "connectors",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -75,6 +77,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "checkout.security.CheckoutSecurityHeadersMiddleware",
+    # Last, as axes asks: it turns a login that axes flagged into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# Axes' backend only refuses a locked-out login; ModelBackend then checks the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -291,6 +301,56 @@ CACHES["images"] = {
     "TIMEOUT": 3600,
     "OPTIONS": {"MAX_ENTRIES": 2000},
 }
+
+# Failed admin logins are counted by axes in a cache every web process shares
+# (a count kept per process would let each gunicorn worker grant its own
+# guesses): Redis when there is one, else a table in the database, which the
+# zero-setup run creates with `manage.py createcachetable`. Its own alias, so
+# the other caches keep their backends.
+if REDIS_URL:
+    CACHES["axes"] = {
+        "BACKEND": "config.redis_cache.RedisCache",
+        "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": "coma",
+    }
+else:
+    CACHES["axes"] = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "login_failure_cache",
+        # The table is culled (a third of it dropped) past MAX_ENTRIES: room
+        # for far more user-and-address pairs than an attacker could fill, so
+        # they cannot cull the count of the password they are guessing.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = "axes"
+# One operator's password guessed from one address locks out only that pair:
+# the attacker cannot keep guessing, and cannot lock a colleague out by
+# typing their name from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Five wrong passwords (each within the cool-off of the one before), then a
+# quarter of an hour's wait: little for an operator who mistyped, and a
+# guesser gets some twenty tries an hour.
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
+# The cool-off is the counters' lifetime in the cache, in whole seconds: under
+# one second they would vanish at once and nobody would ever be locked out.
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME < timedelta(seconds=1):
+    raise ImproperlyConfigured(
+        "ADMIN_LOGIN_FAILURE_LIMIT must be at least 1 and ADMIN_LOGIN_COOLOFF_MINUTES"
+        " at least 1/60 (one second)"
+    )
+# The wait counts from the failure that locked the pair: attempts during it
+# (the operator's own, with the right password) are refused without making it
+# longer, so "try again in 15 minutes" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A successful login starts the count of failures afresh.
+AXES_RESET_ON_SUCCESS = True
+# The address rate limits use, so a forged X-Forwarded-For cannot dodge a lockout.
+AXES_CLIENT_IP_CALLABLE = "invoices.ratelimit.client_address"
+AXES_LOCKOUT_CALLABLE = "config.admin_lockout.lockout_response"
+# The cache handler keeps no rows, so axes' admin pages would only list empty tables.
+AXES_ENABLE_ADMIN = False
 
 # The merchant API refuses larger bodies with 413 before parsing them.
 API_MAX_BODY_BYTES = 64 * 1024

@@ -7,6 +7,7 @@ not configured, so `make test` still runs anywhere.
 """
 
 import os
+import uuid
 
 import pytest
 from django.conf import settings
@@ -94,15 +95,26 @@ def shop(db):
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings):
-    """Each test counts rate limits from zero and renders images afresh, in memory."""
+    """Each test counts rate limits and failed logins from zero and renders images afresh.
+
+    Rate limits and images are kept in memory. Failed logins stay in the store
+    axes is configured with (Redis, or the database table), so the lockout
+    tests exercise it, under a key prefix of the test's own: clearing Redis
+    would flush the whole database, Celery's queues included.
+    """
+    axes_cache = {**settings.CACHES["axes"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
     settings.CACHES = {
         alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": alias}
         for alias in ("default", "images")
-    }
+    } | {"axes": axes_cache}
     from django.core.cache import caches
 
     for alias in ("default", "images"):
         caches[alias].clear()
+    # Axes' handler holds on to the cache object it was built with: build it on this test's.
+    from axes.handlers.proxy import AxesProxyHandler
+
+    AxesProxyHandler.get_implementation(force=True)
     yield
     # Each starts without copies of another test's rows, and no listener's connection
     # outlives the test database.

@@ -13,7 +13,7 @@ from tests.processes import manage, project_env
 def _setup_twice(env):
     outputs = []
     for _ in range(2):
-        for command in (("migrate", "--noinput"), ("load_demo",)):
+        for command in (("migrate", "--noinput"), ("createcachetable",), ("load_demo",)):
             result = manage(*command, env=env)
             assert result.returncode == 0, result.stdout + result.stderr
         outputs.append(result.stdout)
