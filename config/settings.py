@@ -155,6 +155,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("uk", "Українська")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# Times to the second with their zone (config/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 USE_TZ = True
 

@@ -416,15 +416,22 @@ def callbacks_resend(*, delivery_ids: list[int]) -> int:
     return count
 
 
-def callbacks_resend_failed(*, merchant: Merchant, since: datetime, until: datetime) -> int:
-    """Every callback of `merchant` written in [since, until) that was given up on, resent."""
+def callbacks_failed_ids(*, merchant: Merchant, since: datetime, until: datetime) -> list[int]:
+    """Every callback of `merchant` written in [since, until) that was given up on."""
     failed = CallbackDelivery.objects.filter(
         merchant=merchant,
         state=CallbackDelivery.State.FAILED,
         created_at__gte=since,
         created_at__lt=until,
     )
-    return callbacks_resend(delivery_ids=list(failed.values_list("pk", flat=True)))
+    return list(failed.values_list("pk", flat=True))
+
+
+def callbacks_resend_failed(*, merchant: Merchant, since: datetime, until: datetime) -> int:
+    """Every callback of `merchant` written in [since, until) that was given up on, resent."""
+    return callbacks_resend(
+        delivery_ids=callbacks_failed_ids(merchant=merchant, since=since, until=until)
+    )
 
 
 def invoice_callback_resend(*, invoice_id: str) -> int:

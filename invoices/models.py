@@ -65,6 +65,7 @@ class Merchant(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("rotate_merchant_keys", "Can rotate a merchant's secret keys")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.account_id})"
@@ -206,6 +207,13 @@ class Invoice(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # What operators may do beyond looking: each job gets only what it needs
+        # (see invoices/operator_groups.py).
+        permissions = [
+            ("move_invoice_status", "Can mark invoices paid, failed, expired or terminated"),
+            ("resend_callback", "Can resend callbacks to the merchant"),
+            ("poll_provider", "Can ask the provider for an invoice's status now"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=Status.values), name="invoice_status_known"
@@ -291,6 +299,32 @@ class InvoiceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id} #{self.sequence}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class OperatorAction(models.Model):
+    """What an operator did to an invoice from the admin: who, when, what, why, and what came of it.
+
+    Written only after the permission check passed, so it lists what was done,
+    including moves the state machine refused, never what was forbidden.
+    """
+
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="operator_actions", db_index=False
+    )
+    action = models.CharField(max_length=32)
+    operator = models.CharField(max_length=150)
+    reason = models.CharField(max_length=500)
+    outcome = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["invoice", "created_at", "id"]
+        indexes = [
+            models.Index(fields=["invoice", "created_at"], name="operator_action_invoice"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}: {self.action} by {self.operator}"
 
 
 class IdempotencyKey(models.Model):

@@ -1,15 +1,14 @@
 """Operators: callbacks with their attempts, resends, polls and reasoned moves in admin."""
 
 import re
-from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from invoices import callbacks
-from invoices.models import CallbackDelivery, Invoice, InvoiceEvent
+from invoices.models import CallbackDelivery, Invoice, InvoiceEvent, OperatorAction
 from tests.factories import move_to_processing
+from tests.operators import resend_failed_form
 
 pytestmark = pytest.mark.django_db
 
@@ -55,12 +54,36 @@ def test_resend_from_the_invoice_list(
     with django_capture_on_commit_callbacks(execute=False) as queued:
         response = admin_client_logged_in.post(
             reverse("admin:invoices_invoice_changelist"),
-            {"action": "resend_callback", "_selected_action": [failing_callback]},
+            {
+                "action": "resend_callback",
+                "_selected_action": [failing_callback],
+                "reason": "Merchant fixed their endpoint",
+            },
             follow=True,
         )
-    assert "1 callback(s) queued" in response.content.decode()
+    assert (
+        f"Invoice {failing_callback}: latest callback queued to be sent again."
+        in response.content.decode()
+    )
     assert CallbackDelivery.objects.get().state == "pending"
     assert len(queued) == 1
+    action = OperatorAction.objects.get()
+    assert (action.invoice_id, action.operator, action.reason) == (
+        failing_callback,
+        "operator",
+        "Merchant fixed their endpoint",
+    )
+
+
+def test_resend_from_the_list_asks_for_a_reason_first(admin_client_logged_in, failing_callback):
+    CallbackDelivery.objects.update(state="failed")
+    response = admin_client_logged_in.post(
+        reverse("admin:invoices_invoice_changelist"),
+        {"action": "resend_callback", "_selected_action": [failing_callback]},
+    )
+    assert 'name="reason"' in response.content.decode()
+    assert CallbackDelivery.objects.get().state == "failed"
+    assert not OperatorAction.objects.exists()
 
 
 def test_the_callbacks_list_filters_and_resends_in_bulk(
@@ -75,20 +98,30 @@ def test_the_callbacks_list_filters_and_resends_in_bulk(
     assert failing_callback in listing
     assert "Resend failed callbacks of a merchant" in listing
 
-    now = timezone.now()
     form_url = reverse("admin:invoices_callbackdelivery_resend_failed")
     assert client.get(form_url).status_code == 200
     response = client.post(
         form_url,
-        {
-            "merchant": shop.merchant.pk,
-            "since": (now - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"),
-            "until": (now + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"),
-        },
+        resend_failed_form(shop.merchant, "Their endpoint was down all day"),
         follow=True,
     )
     assert "1 failed callback(s) queued" in response.content.decode()
     assert CallbackDelivery.objects.get().state == "pending"
+    assert OperatorAction.objects.get().reason == "Their endpoint was down all day"
+
+    CallbackDelivery.objects.update(state="failed")
+    selected = client.post(
+        reverse("admin:invoices_callbackdelivery_changelist"),
+        {
+            "action": "resend",
+            "_selected_action": [CallbackDelivery.objects.get().pk],
+            "reason": "Once more",
+        },
+        follow=True,
+    )
+    assert "1 callback(s) queued" in selected.content.decode()
+    assert CallbackDelivery.objects.get().state == "pending"
+    assert OperatorAction.objects.last().outcome == "callback #2 queued to be sent again"
 
 
 def test_a_reversed_range_is_refused(admin_client_logged_in, shop):
@@ -149,8 +182,14 @@ def test_poll_now_queues_only_invoices_waiting_on_a_provider(
     with django_capture_on_commit_callbacks(execute=False) as queued:
         response = admin_client_logged_in.post(
             reverse("admin:invoices_invoice_changelist"),
-            {"action": "poll_provider_now", "_selected_action": [waiting, idle]},
+            {
+                "action": "poll_provider_now",
+                "_selected_action": [waiting, idle],
+                "reason": "Customer says they paid",
+            },
             follow=True,
         )
-    assert "1 invoice(s) waiting on a provider" in response.content.decode()
+    page = response.content.decode()
+    assert f"Invoice {waiting}: provider will be polled in a moment." in page
+    assert f"Invoice {idle}: not waiting on a provider, nothing to poll." in page
     assert len(queued) == 1
