@@ -371,4 +371,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Axes announces its version at every start of every command; its lockouts are warnings.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }
