@@ -26,7 +26,6 @@ install-dev: $(VENV)/.installed-dev
 
 setup: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py load_demo
 
 run: setup

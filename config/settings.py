@@ -319,9 +319,9 @@ else:
     CACHES["axes"] = {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "login_failure_cache",
-        # The table is culled (a third of it dropped) past MAX_ENTRIES: room
-        # for far more user-and-address pairs than an attacker could fill, so
-        # they cannot cull the count of the password they are guessing.
+        # Past MAX_ENTRIES Django drops a third of the table, counts in play
+        # included: an attacker would need that many failed logins under new
+        # names to wipe a count. Production counts in Redis, which does not cull.
         "OPTIONS": {"MAX_ENTRIES": 100_000},
     }
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"

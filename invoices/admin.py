@@ -1,10 +1,13 @@
 """Operators' admin: merchants, services and invoices with their timelines."""
 
+import json
 from datetime import datetime
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpResponseRedirect
@@ -28,7 +31,12 @@ from invoices.models import (
     Service,
 )
 from invoices.operator_actions import INVOICE_ACTIONS
-from invoices.operator_groups import POLL_PROVIDER, RESEND_CALLBACK, ROTATE_MERCHANT_KEYS
+from invoices.operator_groups import (
+    MOVE_STATUS,
+    POLL_PROVIDER,
+    RESEND_CALLBACK,
+    ROTATE_MERCHANT_KEYS,
+)
 
 admin.site.site_header = "Invoice checkout — operators"
 admin.site.site_title = "Invoice checkout"
@@ -70,14 +78,71 @@ class OnlyPermittedActions:
 
     Django leaves an action without the permission out of the list's menu, but
     answers a forged POST of it with "No action selected" and a redirect: a
-    refusal should say it is one.
+    refusal should say it is one. Every action name the POST carries is checked
+    (the list has two action menus, and Django picks one by `index`), against
+    the permissions the action declares.
     """
 
     def changelist_view(self, request, extra_context=None):
-        asked = request.POST.get("action") if request.method == "POST" else None
-        if asked in self.actions and asked not in self.get_actions(request):
-            raise PermissionDenied
+        if request.method == "POST":
+            for name in request.POST.getlist("action"):
+                if not self._may_run_action(request, name):
+                    raise PermissionDenied
         return super().changelist_view(request, extra_context)
+
+    def _may_run_action(self, request, name: str) -> bool:
+        if name in self.actions:
+            action = getattr(self, name)
+        else:
+            try:
+                action = self.admin_site.get_action(name)
+            except KeyError:
+                return True  # not an action at all: Django answers "No action selected"
+        permissions = getattr(action, "allowed_permissions", ())
+        return all(getattr(self, f"has_{perm}_permission")(request) for perm in permissions)
+
+
+class OperatorReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Kept with the invoice: who did this, when and why.",
+    )
+
+
+# The reason page lists this many of the chosen objects, then says how many more.
+_REASON_PAGE_LISTS = 20
+
+
+def _reason_page(request, model_admin, *, title, intro, chosen, form, hidden, submit, cancel_url):
+    """The step every operator action takes first: what is about to happen, and why."""
+    listed = list(chosen[:_REASON_PAGE_LISTS])
+    return TemplateResponse(
+        request,
+        "admin/invoices/reason_form.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "title": title,
+            "intro": intro,
+            "listed": listed,
+            "more": max(0, chosen.count() - len(listed)),
+            "form": form,
+            "hidden": hidden,
+            "submit": submit,
+            "cancel_url": cancel_url,
+            "opts": model_admin.model._meta,
+        },
+    )
+
+
+def _list_action_fields(request, name: str) -> list[tuple[str, str]]:
+    """The list's own POST, carried through the reason page: the action, the rows ticked
+    on the page, and "select all" as itself (the ids it stands for could be millions)."""
+    fields = [("action", name), ("index", "0")]
+    if request.POST.get("select_across") == "1":
+        fields.append(("select_across", "1"))
+    ticked = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+    return fields + [(helpers.ACTION_CHECKBOX_NAME, pk) for pk in ticked]
 
 
 def _credentials_page(request, *, title: str, issued: list):
@@ -158,14 +223,33 @@ class MerchantAdmin(OnlyPermittedActions, admin.ModelAdmin):
         return _operator_may(request, ROTATE_MERCHANT_KEYS)
 
     @admin.action(
-        description="Rotate secret keys and webhook secret", permissions=["rotate_merchant_keys"]
+        description="Rotate secret keys and webhook secret (with a reason)",
+        permissions=["rotate_merchant_keys"],
     )
     def rotate_secret_keys(self, request, queryset):
         if not self.has_rotate_merchant_keys_permission(request):
             raise PermissionDenied
-        issued = [
-            (merchant, services.merchant_rotate_secrets(merchant=merchant)) for merchant in queryset
-        ]
+        form = OperatorReasonForm(request.POST if "reason" in request.POST else None)
+        if not form.is_valid():
+            return _reason_page(
+                request,
+                self,
+                title=f"Rotate the secret keys of {queryset.count()} merchant(s)",
+                intro="Their current secret keys and webhook secret stop working at once; "
+                "the new ones are shown once, on the next page.",
+                chosen=queryset,
+                form=form,
+                hidden=_list_action_fields(request, "rotate_secret_keys"),
+                submit="Rotate secret keys",
+                cancel_url=reverse("admin:invoices_merchant_changelist"),
+            )
+        issued = []
+        for merchant in queryset:
+            issued.append((merchant, services.merchant_rotate_secrets(merchant=merchant)))
+            # The merchant's History: who rotated its keys, when and why.
+            self.log_change(
+                request, merchant, f"Rotated secret keys: {form.cleaned_data['reason']}"
+            )
         return _credentials_page(request, title="New secret keys", issued=issued)
 
 
@@ -257,7 +341,10 @@ class InvoiceEventInline(ReadOnlyInline):
     @admin.display(description="details")
     def details_text(self, event: InvoiceEvent) -> str:
         # One "name: value" line each, which wraps, rather than a JSON line that does not.
-        lines = [(name, value) for name, value in (event.details or {}).items()]
+        lines = [
+            (name, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+            for name, value in (event.details or {}).items()
+        ]
         return format_html_join("", "<div><b>{}</b>: {}</div>", lines) or "—"
 
 
@@ -330,14 +417,6 @@ class CallbackDeliveryInline(ReadOnlyInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tries")
-
-
-class OperatorReasonForm(forms.Form):
-    reason = forms.CharField(
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Kept with the invoice: who did this, when and why.",
-    )
 
 
 @admin.register(Invoice)
@@ -434,7 +513,7 @@ class InvoiceAdmin(OnlyPermittedActions, admin.ModelAdmin):
     # The permissions the actions declare; each is one of the invoices.* permissions
     # the operators' groups are made of (invoices/operator_groups.py).
     def has_move_invoice_status_permission(self, request):
-        return _operator_may(request, "move_invoice_status")
+        return _operator_may(request, MOVE_STATUS)
 
     def has_resend_callback_permission(self, request):
         return _operator_may(request, RESEND_CALLBACK)
@@ -470,16 +549,17 @@ class InvoiceAdmin(OnlyPermittedActions, admin.ModelAdmin):
         return self._act_on_list(request, queryset, "terminate")
 
     def _act_on_list(self, request, queryset, name: str):
-        """The list's actions: ask for the reason first, then act on every selected invoice."""
+        """The list's actions: ask for the reason first, then act on every chosen invoice."""
         form = OperatorReasonForm(request.POST if "reason" in request.POST else None)
-        invoices = list(queryset)
-        hidden = [("action", name)] + [("_selected_action", invoice.pk) for invoice in invoices]
         if not form.is_valid():
-            return self._reason_page(request, name, invoices, form, hidden)
-        self._act(request, name, [invoice.pk for invoice in invoices], form)
+            return self._invoice_reason_page(
+                request, name, queryset, form, hidden=_list_action_fields(request, name)
+            )
+        # The ids first: the moves change the rows a filtered "select all" was read from.
+        self._act(request, name, list(queryset.values_list("pk", flat=True)), form)
         return None
 
-    def _act(self, request, name: str, invoice_ids: list[str], form: OperatorReasonForm):
+    def _act(self, request, name: str, invoice_ids, form: OperatorReasonForm):
         action = INVOICE_ACTIONS[name]
         if not self._may(request, action):
             raise PermissionDenied
@@ -496,23 +576,25 @@ class InvoiceAdmin(OnlyPermittedActions, admin.ModelAdmin):
                 level=messages.SUCCESS if result.done else messages.WARNING,
             )
 
-    def _reason_page(self, request, name: str, invoices: list[Invoice], form, hidden):
+    def _invoice_reason_page(self, request, name: str, invoices, form, *, hidden, cancel_url=None):
         action = INVOICE_ACTIONS[name]
-        return TemplateResponse(
+        if action.to_status:
+            intro = (
+                f"These invoices will be moved to {action.to_status}, with the reason kept in "
+                "their timeline. An invoice that has already moved on is left as it is."
+            )
+        else:
+            intro = f"{action.label} for these invoices; the reason is kept with each of them."
+        return _reason_page(
             request,
-            "admin/invoices/invoice/operator_action.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": f"{action.label}: {len(invoices)} invoice(s)",
-                "action": action,
-                "invoices": invoices,
-                "form": form,
-                "hidden": hidden,
-                "cancel_url": reverse("admin:invoices_invoice_changelist")
-                if len(invoices) != 1
-                else reverse("admin:invoices_invoice_change", args=[invoices[0].pk]),
-                "opts": self.model._meta,
-            },
+            self,
+            title=f"{action.label}: {invoices.count()} invoice(s)",
+            intro=intro,
+            chosen=invoices,
+            form=form,
+            hidden=hidden,
+            submit=action.label,
+            cancel_url=cancel_url or reverse("admin:invoices_invoice_changelist"),
         )
 
     def get_urls(self):
@@ -530,21 +612,34 @@ class InvoiceAdmin(OnlyPermittedActions, admin.ModelAdmin):
         action = INVOICE_ACTIONS.get(name)
         if action is None:
             raise Http404("No such action.")
-        invoice = get_object_or_404(Invoice, pk=object_id)
-        if not (self.has_view_permission(request, invoice) and self._may(request, action)):
+        # Permission first: whoever may not act learns nothing, not even whether it exists.
+        if not (self.has_view_permission(request) and self._may(request, action)):
             raise PermissionDenied
+        invoice = get_object_or_404(Invoice, pk=unquote(object_id))
+        change_url = reverse("admin:invoices_invoice_change", args=[quote(invoice.pk)])
         form = OperatorReasonForm(request.POST if request.method == "POST" else None)
         if not form.is_valid():
-            return self._reason_page(request, name, [invoice], form, hidden=[])
+            return self._invoice_reason_page(
+                request,
+                name,
+                Invoice.objects.filter(pk=invoice.pk),
+                form,
+                hidden=[],
+                cancel_url=change_url,
+            )
         self._act(request, name, [invoice.pk], form)
-        return HttpResponseRedirect(reverse("admin:invoices_invoice_change", args=[invoice.pk]))
+        return HttpResponseRedirect(change_url)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        invoice = self.get_object(request, object_id)
+        # The admin's own links quote the id (cpi_ → cpi_5F): look it up as Django does.
+        invoice = self.get_object(request, unquote(object_id))
         offered = []
         if invoice is not None:
             offered = [
-                (action.label, reverse("admin:invoices_invoice_act", args=[invoice.pk, name]))
+                (
+                    action.label,
+                    reverse("admin:invoices_invoice_act", args=[quote(invoice.pk), name]),
+                )
                 for name, action in INVOICE_ACTIONS.items()
                 if self._may(request, action) and action.applies_to(invoice)
             ]
@@ -654,19 +749,20 @@ class CallbackDeliveryAdmin(OnlyPermittedActions, admin.ModelAdmin):
         if not self.has_resend_callback_permission(request):
             raise PermissionDenied
         form = OperatorReasonForm(request.POST if "reason" in request.POST else None)
-        selected = list(queryset.values_list("pk", flat=True))
         if not form.is_valid():
-            return TemplateResponse(
+            return _reason_page(
                 request,
-                "admin/invoices/callbackdelivery/resend_selected.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "title": f"Resend {len(selected)} callback(s)",
-                    "form": form,
-                    "selected": selected,
-                    "opts": self.model._meta,
-                },
+                self,
+                title=f"Resend {queryset.count()} callback(s)",
+                intro="These callbacks will be sent again, with the same body and webhook-id "
+                "and a fresh retry window; the reason is kept with each invoice.",
+                chosen=queryset,
+                form=form,
+                hidden=_list_action_fields(request, "resend"),
+                submit="Resend",
+                cancel_url=reverse("admin:invoices_callbackdelivery_changelist"),
             )
+        selected = list(queryset.values_list("pk", flat=True))
         count = operator_actions.callbacks_operator_resend(
             delivery_ids=selected,
             reason=form.cleaned_data["reason"],

@@ -14,7 +14,7 @@ from django.db import transaction
 from invoices import callbacks, services
 from invoices.models import CallbackDelivery, Invoice, Merchant, OperatorAction
 from invoices.operator_groups import MOVE_STATUS, POLL_PROVIDER, RESEND_CALLBACK
-from invoices.state_machine import ALLOWED_MOVES, StatusMoveRefused
+from invoices.state_machine import ALLOWED_MOVES, WAITING_ON_PROVIDER, StatusMoveRefused
 from invoices.statuses import Status
 
 
@@ -30,8 +30,13 @@ class InvoiceAction:
     to_status: str | None = None
 
     def applies_to(self, invoice: Invoice) -> bool:
-        """Worth offering on this invoice's page: a move the state machine allows from here."""
-        return self.to_status is None or self.to_status in ALLOWED_MOVES[invoice.status]
+        """Worth offering on this invoice's page: a move the state machine allows from its
+        status, a poll while it waits on the provider, a resend once it has a callback."""
+        if self.to_status:
+            return self.to_status in ALLOWED_MOVES[invoice.status]
+        if self.permission == POLL_PROVIDER:
+            return invoice.status in WAITING_ON_PROVIDER
+        return invoice.callbacks.exists()
 
 
 INVOICE_ACTIONS: dict[str, InvoiceAction] = {

@@ -4,9 +4,14 @@ Kept in step with this definition after every `migrate` (and every test
 database flush), so a model or permission added later reaches the groups
 without a hand-written data migration. Add a person to a group in the admin
 (Authentication and Authorization → Users); a superuser needs none.
+
+The definition is the truth: `migrate` gives each group exactly these
+permissions again, so a permission added to one by hand does not last (give
+it to the user, or to a group of another name, instead).
 """
 
 from django.apps import apps as global_apps
+from django.db import router
 from django.db.models import Q
 
 MOVE_STATUS = "move_invoice_status"
@@ -40,8 +45,13 @@ def operator_groups_sync(*, apps, using: str = "default") -> None:
     `apps` is the app registry to read models from: the live one, or a
     migration's historical one.
     """
-    group_model = apps.get_model("auth", "Group")
-    permission_model = apps.get_model("auth", "Permission")
+    try:
+        group_model = apps.get_model("auth", "Group")
+        permission_model = apps.get_model("auth", "Permission")
+    except LookupError:
+        return  # a partial migrate (`migrate contenttypes`) that has not reached auth yet
+    if not router.allow_migrate_model(using, group_model):
+        return
     for name, permissions in _group_filters().items():
         group, _ = group_model.objects.using(using).get_or_create(name=name)
         group.permissions.set(permission_model.objects.using(using).filter(permissions))

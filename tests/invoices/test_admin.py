@@ -13,6 +13,7 @@ from invoices.selectors import merchant_authenticate
 from invoices.services import invoice_create
 from invoices.state_machine import Actor, invoice_move_status
 from tests.factories import InvoiceFactory, MerchantServiceFactory
+from tests.operators import invoice_admin_url
 
 pytestmark = pytest.mark.django_db
 
@@ -89,9 +90,7 @@ def test_the_list_filters_and_searches(admin_client_logged_in, paid_invoice):
 
 
 def test_the_invoice_page_is_read_only_with_its_timeline(admin_client_logged_in, paid_invoice):
-    response = admin_client_logged_in.get(
-        reverse("admin:invoices_invoice_change", args=[paid_invoice.id])
-    )
+    response = admin_client_logged_in.get(invoice_admin_url(paid_invoice.id))
     page = response.content.decode()
 
     assert response.status_code == 200
@@ -109,10 +108,7 @@ def test_the_invoice_page_is_read_only_with_its_timeline(admin_client_logged_in,
 def test_invoices_cannot_be_added_or_deleted(admin_client_logged_in, paid_invoice):
     client = admin_client_logged_in
     assert client.get(reverse("admin:invoices_invoice_add")).status_code == 403
-    assert (
-        client.get(reverse("admin:invoices_invoice_delete", args=[paid_invoice.id])).status_code
-        == 403
-    )
+    assert client.get(invoice_admin_url(paid_invoice.id, "delete")).status_code == 403
 
 
 def test_adding_a_merchant_shows_its_keys_once(admin_client_logged_in):
@@ -145,10 +141,17 @@ def test_adding_a_merchant_shows_its_keys_once(admin_client_logged_in):
 
 def test_rotating_keys_from_the_list(admin_client_logged_in):
     merchant = MerchantServiceFactory().merchant
-    response = admin_client_logged_in.post(
-        reverse("admin:invoices_merchant_changelist"),
-        {"action": "rotate_secret_keys", "_selected_action": [merchant.pk]},
+    url = reverse("admin:invoices_merchant_changelist")
+    chosen = {"action": "rotate_secret_keys", "_selected_action": [merchant.pk]}
+    first = admin_client_logged_in.post(url, chosen)
+    assert 'name="reason"' in first.content.decode()
+    assert Merchant.objects.get().secret_key_live_hash == merchant.secret_key_live_hash
+
+    response = admin_client_logged_in.post(url, {**chosen, "reason": "Key leaked in a log"})
+    history = admin_client_logged_in.get(
+        reverse("admin:invoices_merchant_history", args=[merchant.pk])
     )
+    assert "Rotated secret keys: Key leaked in a log" in history.content.decode()
     secret = re.search(r"sk_live_[A-Za-z0-9]{32}", response.content.decode()).group()
     assert merchant_authenticate(account_id=merchant.account_id, secret_key=secret) == (
         merchant,

@@ -8,7 +8,7 @@ from django.urls import reverse
 from invoices import callbacks
 from invoices.models import CallbackDelivery, Invoice, InvoiceEvent, OperatorAction
 from tests.factories import move_to_processing
-from tests.operators import resend_failed_form
+from tests.operators import invoice_admin_url, resend_failed_form
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +24,7 @@ def failing_callback(shop):
 def test_the_invoice_page_shows_callbacks_and_their_attempts(
     admin_client_logged_in, failing_callback
 ):
-    page = admin_client_logged_in.get(
-        reverse("admin:invoices_invoice_change", args=[failing_callback])
-    ).content.decode()
+    page = admin_client_logged_in.get(invoice_admin_url(failing_callback)).content.decode()
     section = page[page.index("Callbacks and their attempts") :]
     assert "connection failed" in section
     assert CallbackDelivery.objects.get().webhook_id in section
@@ -168,7 +166,7 @@ def test_an_impossible_operator_move_is_refused_and_shown(admin_client_logged_in
         follow=True,
     )
     assert re.search(r"refused, it is processed", response.content.decode())
-    page = admin_client_logged_in.get(reverse("admin:invoices_invoice_change", args=[invoice_id]))
+    page = admin_client_logged_in.get(invoice_admin_url(invoice_id))
     assert "Refused moves" in page.content.decode()
     assert "operator:operator" in page.content.decode()
 

@@ -21,8 +21,8 @@ from invoices.models import (
     RefusedMove,
 )
 from invoices.operator_actions import INVOICE_ACTIONS
-from tests.factories import move_to_processing
-from tests.operators import operator_in_group, resend_failed_form
+from tests.factories import InvoiceFactory, move_to_processing
+from tests.operators import invoice_admin_url, operator_in_group, resend_failed_form
 
 pytestmark = pytest.mark.django_db
 
@@ -65,12 +65,12 @@ def _everything_written(invoice_id: str) -> dict:
 
 def _offered(client, invoice_id: str) -> list[str]:
     """The actions the invoice's own page offers this operator."""
-    page = client.get(reverse("admin:invoices_invoice_change", args=[invoice_id]))
+    page = client.get(invoice_admin_url(invoice_id))
     return re.findall(r'class="operator-action">([^<]+)<', page.content.decode())
 
 
 def _act_url(invoice_id: str, action: str) -> str:
-    return reverse("admin:invoices_invoice_act", args=[invoice_id, action])
+    return invoice_admin_url(invoice_id, "act", action)
 
 
 def _list_post(client, action: str, invoice_id: str):
@@ -108,7 +108,7 @@ def test_the_groups_hold_exactly_their_jobs_permissions(db):
 
 def test_a_viewer_sees_the_invoice_its_timeline_and_callbacks(client, invoice_in_processing):
     client = _as(client, "viewer")
-    page = client.get(reverse("admin:invoices_invoice_change", args=[invoice_in_processing]))
+    page = client.get(invoice_admin_url(invoice_in_processing))
     assert page.status_code == 200
     text = page.content.decode()
     assert invoice_in_processing in text
@@ -240,7 +240,11 @@ def test_the_admin_group_rotates_keys(client, shop):
     old_hash = shop.merchant.secret_key_live_hash
     response = client.post(
         reverse("admin:invoices_merchant_changelist"),
-        {"action": "rotate_secret_keys", "_selected_action": [shop.merchant.pk]},
+        {
+            "action": "rotate_secret_keys",
+            "_selected_action": [shop.merchant.pk],
+            "reason": "Quarterly rotation",
+        },
     )
     assert response.status_code == 200
     assert re.search(r"sk_live_[A-Za-z0-9]{32}", response.content.decode())
@@ -257,9 +261,7 @@ def test_amounts_have_the_currencys_digits_and_times_the_second_and_zone(
     client, invoice_in_processing
 ):
     client = _as(client, "viewer")
-    page = client.get(
-        reverse("admin:invoices_invoice_change", args=[invoice_in_processing])
-    ).content.decode()
+    page = client.get(invoice_admin_url(invoice_in_processing)).content.decode()
     assert "150.00 UAH" in page
     assert "150.0000" not in page
     created = Invoice.objects.get(pk=invoice_in_processing).created_at
@@ -283,3 +285,68 @@ def test_what_operators_did_cannot_be_rewritten(client, invoice_in_processing):
     with pytest.raises(DatabaseError), transaction.atomic():
         OperatorAction.objects.update(reason="nobody asked")
     assert OperatorAction.objects.get().reason == "Customer called"
+
+
+def test_the_page_the_list_links_to_offers_and_runs_its_actions(client, shop):
+    # "_5F" is how the admin writes "_" in its URLs: this id is quoted twice over.
+    invoice = InvoiceFactory(id="cpi_5FAbcdefghijklmn", merchant=shop.merchant, status="processing")
+    client = _as(client, "finance")
+    listing = client.get(reverse("admin:invoices_invoice_changelist")).content.decode()
+    (page_url,) = set(re.findall(r'href="([^"]+/change/)"', listing))
+    assert page_url == invoice_admin_url(invoice.pk) and "cpi_5F5FA" in page_url
+
+    page = client.get(page_url).content.decode()
+    mark_paid = re.search(r'<a href="([^"]+)" class="operator-action">Mark paid<', page).group(1)
+    done = client.post(mark_paid, {"reason": "Paid at the counter"}, follow=True)
+    assert done.redirect_chain == [(page_url, 302)]
+    assert f"Invoice {invoice.pk}: moved to processed." in done.content.decode()
+    assert Invoice.objects.get().status == "processed"
+
+
+def test_select_all_carries_itself_through_the_reason_page(
+    client, shop, django_capture_on_commit_callbacks
+):
+    waiting = [
+        InvoiceFactory(merchant=shop.merchant, status="process_pending").pk for _ in range(25)
+    ]
+    client = _as(client, "support")
+    url = reverse("admin:invoices_invoice_changelist") + "?status__exact=process_pending"
+    # What the list posts: the ticked rows of its page, and "select all 25".
+    chosen = {"action": "poll_provider_now", "index": "0", "select_across": "1"}
+    page = client.post(url, {**chosen, "_selected_action": waiting[:2]}).content.decode()
+    assert "… and 5 more" in page
+    assert 'name="select_across" value="1"' in page
+    assert page.count('name="_selected_action"') == 2
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        client.post(url, {**chosen, "_selected_action": waiting[:2], "reason": "Provider is back"})
+    assert len(queued) == 25
+    assert set(OperatorAction.objects.values_list("invoice_id", flat=True)) == set(waiting)
+
+
+def test_a_forged_action_is_refused_whichever_menu_it_names(client, invoice_in_processing):
+    client = _as(client, "support")
+    before = _everything_written(invoice_in_processing)
+    for index in ("0", "1"):
+        forged = client.post(
+            reverse("admin:invoices_invoice_changelist"),
+            {
+                "action": ["resend_callback", "mark_paid"],
+                "index": index,
+                "_selected_action": [invoice_in_processing],
+                "reason": "because",
+            },
+        )
+        assert forged.status_code == 403
+    deleting = client.post(
+        reverse("admin:invoices_invoice_changelist"),
+        {"action": "delete_selected", "_selected_action": [invoice_in_processing], "post": "yes"},
+    )
+    assert deleting.status_code == 403
+    assert _everything_written(invoice_in_processing) == before
+
+
+def test_whoever_may_not_act_cannot_tell_which_invoices_exist(client, invoice_in_processing):
+    client = _as(client, "viewer")
+    for invoice_id in (invoice_in_processing, "cpi_doesnotexist"):
+        assert client.get(_act_url(invoice_id, "mark_paid")).status_code == 403
