@@ -14,17 +14,12 @@ app.autodiscover_tasks()
 
 @task_prerun.connect
 def _reuse_database_connection(task=None, **kwargs) -> None:
-    """Drop a connection past CONN_MAX_AGE or broken, as Django does before each request,
-    and check a kept one before the task's first query whatever its last check was.
+    """Drop a connection past CONN_MAX_AGE, and have Django's health check (CONN_HEALTH_CHECKS)
+    test a kept one before the task's first query, as Django does before each request.
 
     Eager tasks run inside their caller's transaction: its connection is not ours to close.
     """
     if task is not None and not task.request.is_eager:
-        from django.db import close_old_connections, connections
-
-        from config.postgresql.base import DatabaseWrapper as IntervalCheckedPostgreSQL
+        from django.db import close_old_connections
 
         close_old_connections()
-        for connection in connections.all(initialized_only=True):
-            if isinstance(connection, IntervalCheckedPostgreSQL):
-                connection.check_health_before_next_query()

@@ -122,12 +122,6 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Django's backend, checking a kept connection at most once a second
-        # instead of before every request (see config/postgresql/base.py).
-        DATABASES["default"]["ENGINE"] = "config.postgresql"
-        DATABASES["default"]["HEALTH_CHECK_INTERVAL"] = env.float(
-            "DB_HEALTH_CHECK_INTERVAL", default=1.0
-        )
         # Values bound on the server, and a statement prepared the fifth time a
         # connection runs it, so PostgreSQL stops parsing and planning it each
         # time: the invoice read with its merchant and service went from 1.0 to
