@@ -278,10 +278,9 @@ _status_boxes = rendering.RenderedPages(max_entries=4096)
 
 @require_GET
 def status(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    snapshot = selectors.invoice_status_get(invoice_id=invoice_id)
-    if snapshot is None:
+    invoice = selectors.invoice_status_get(invoice_id=invoice_id)
+    if invoice is None:
         return _not_found(request)
-    invoice = snapshot.invoice
     language = _language(request, invoice)
     swapped_in = bool(request.htmx)
     # Every open page polls every few seconds and nearly always finds the same
@@ -297,9 +296,6 @@ def status(request: HttpRequest, invoice_id: str) -> HttpResponse:
     response = _html_response(request, html, language)
     patch_vary_headers(response, ["HX-Request"])
     add_never_cache_headers(response)  # a status is only ever true now
-    if snapshot.still_current is not None:
-        # The same poll gets these bytes again, without Django, until the status changes.
-        mark_replayable(response, while_true=snapshot.still_current)
     return response
 
 

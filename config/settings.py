@@ -288,6 +288,13 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The status poll's entries in Redis (invoices/status_cache.py): how long one
+# lives, which bounds how long a status written around the state machine (a
+# data fix) stays unseen by polls; how long Redis may take to answer before a
+# poll reads PostgreSQL instead; and how long a process then leaves Redis alone.
+STATUS_CACHE_SECONDS = env.float("STATUS_CACHE_SECONDS", default=5.0)
+STATUS_CACHE_TIMEOUT_SECONDS = env.float("STATUS_CACHE_TIMEOUT_SECONDS", default=0.05)
+STATUS_CACHE_PAUSE_SECONDS = env.float("STATUS_CACHE_PAUSE_SECONDS", default=5.0)
 # An invoice's QR code and barcode never change (its requisites are written
 # once, with the invoice), so each process keeps the images it served last:
 # a repeated image costs neither a query nor a trip to Redis.

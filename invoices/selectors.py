@@ -227,30 +227,20 @@ def invoice_exists(*, invoice_id: str) -> bool:
     return Invoice.objects.filter(pk=invoice_id).exists()
 
 
-@functools.cache
-def _status_sql() -> str:
-    # Compiled once per process: building the query each time cost the poll
-    # more than running it.
-    sql, _ = Invoice.objects.only(*STATUS_FIELDS).filter(pk="").query.sql_with_params()
-    return sql
-
-
-def invoice_status_get(*, invoice_id: str) -> status_cache.StatusSnapshot | None:
+def invoice_status_get(*, invoice_id: str) -> Invoice | None:
     """The invoice with only the fields of its status box: from the shared cache, else one
-    primary-key read without joins (other fields load lazily if touched).
-
-    When this process holds its own copy of the cached entry, the snapshot
-    can also tell whether that copy is still current (`still_current`).
-    """
+    primary-key read without joins (other fields load lazily if touched), offered to the
+    cache for the next poll."""
     if not INVOICE_ID_PATTERN.match(invoice_id):
         return None
-    if (snapshot := status_cache.remembered(invoice_id)) is not None:
-        return snapshot
-    invoice = next(iter(Invoice.objects.raw(_status_sql(), [invoice_id])), None)
-    if invoice is None:
+    if (invoice := status_cache.remembered(invoice_id)) is not None:
+        return invoice
+    try:
+        invoice = Invoice.objects.only(*STATUS_FIELDS).get(pk=invoice_id)
+    except Invoice.DoesNotExist:
         return None
-    status_cache.remember(invoice_id, status_cache.status_fields(invoice), moved=False)
-    return status_cache.StatusSnapshot(invoice, still_current=None)
+    status_cache.remember(status_cache.status_fields(invoice))
+    return invoice
 
 
 @dataclass(frozen=True)

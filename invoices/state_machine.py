@@ -209,10 +209,9 @@ def _move(
         # This process sees its own move at once, without waiting for the announcement.
         local_copies.drop_after_commit(local_copies.invoice_key(invoice_id))
         if status_cache.enabled():
+            # After the commit: a poll must never see a move that may still roll back.
             moved_fields = status_cache.status_fields(invoice)
-            transaction.on_commit(
-                lambda: status_cache.remember(invoice_id, moved_fields, moved=True)
-            )
+            transaction.on_commit(lambda: status_cache.remember(moved_fields))
     return invoice
 
 

@@ -1,39 +1,41 @@
-"""The status box's fields in the shared cache, written when a move commits.
+"""The status box's fields in the shared cache (Redis), each entry versioned by `sequence`.
 
 Every open checkout page polls its status every few seconds, so the poll is
-the most frequent request there is. With a shared cache (Redis), a poll
-reads the fields of the status box from it and touches no database. The
-cache stays exact because the state machine writes the new fields when a move
-commits (`remember`); a poll that found nothing reads the row and only *adds*
-it, so a row read before a move can never overwrite what that move wrote.
+the most frequent request there is. With Redis, a poll reads the status box's
+fields from it and touches no database.
 
-A cache local to each process cannot hear of a move made in another (a
-worker), so without a shared cache every poll reads the row.
+The entry stays exact because it carries the invoice's `sequence` and Redis
+keeps it only if it is newer than what it holds (one Lua script: compare and
+set). A move writes its fields after its commit; a poll that found nothing
+reads the row and offers it the same way. So whichever write lands last, a
+newer move is never replaced by an older one (the expiry sweep's `expired`
+delayed past a payment's `processed`, or a poll's read from before a move).
 
-With Redis, each web process also keeps its own copies of the entries it
-read (`_TrackedCopies`), so a repeated poll makes no round trip at all. They
-stay exact because Redis's client tracking tells the process of every change
-to a key it read: a listener connection receives the key and drops the copy,
-within the time a message takes on the wire. When either connection is lost,
-the copies are dropped and polls read Redis until tracking is back.
+An entry lives STATUS_CACHE_SECONDS: a status written outside the state
+machine (a data fix in psql, a queryset `.update()`) does not bump `sequence`
+and is not written here, so polls show it once the entry expires, and at once
+after `manage.py invoice_cache_refresh`.
+
+Redis is an accelerator, never a dependency: short timeouts, and after a
+failure this process reads PostgreSQL without asking Redis for a while, so a
+Redis that is down or hangs makes polls slower by at most a timeout, never
+failing.
 """
 
 import functools
+import json
 import logging
-import os
-import pickle
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from decimal import Decimal
 
 import redis
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.db import DEFAULT_DB_ALIAS
 from django.utils.module_loading import import_string
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from invoices.models import Invoice
 
@@ -42,6 +44,7 @@ logger = logging.getLogger(__name__)
 # The fields of the status box: the poll reads these and nothing else.
 STATUS_FIELDS = (
     "id",
+    "sequence",
     "status",
     "test_mode",
     "amount",
@@ -51,216 +54,23 @@ STATUS_FIELDS = (
     "return_urls",
     "locale",
 )
-# Says whether the copy an answer was made from is still the current entry.
-Witness = Callable[[], bool]
+_DECIMAL_FIELDS = ("amount", "processed_amount")
 
-# Moves write through, so this only bounds how long an entry could outlive a
-# failed write (Redis unreachable just as a move committed).
-KEPT_SECONDS = 60
-
-
-@functools.cache
-def _client(location: str) -> redis.Redis:
-    # One client per process and location: Django's cache builds a new client
-    # on every call, which cost the poll more than the lookup itself. Short
-    # timeouts: a Redis that hangs must not hang the poll, which then reads
-    # the row instead.
-    return redis.Redis.from_url(location, socket_connect_timeout=1, socket_timeout=1)
-
-
-class _TrackedCopies:
-    """This process's copies of status entries, each dropped as soon as Redis says it changed.
-
-    Redis (6+) tracks the keys read on the reader connection and sends the
-    key of any change to the listener connection (CLIENT TRACKING ... REDIRECT).
-    A read that an invalidation overtakes is not kept (the epoch moved), a
-    copy is kept no longer than the entry itself (KEPT_SECONDS), and the
-    oldest copies go first beyond MAX_ENTRIES. Both connections are watched:
-    a closed one drops every copy. A network cut that closes neither is
-    noticed by the listener's PING within 2 * LISTENER_IDLE_SECONDS.
-    """
-
-    MAX_ENTRIES = 10_000
-    # Silence on the listener longer than this is answered with a PING; a
-    # second silence means the connection is gone.
-    LISTENER_IDLE_SECONDS = 5
-
-    def __init__(self, location: str):
-        self._location = location
-        self._lock = threading.Lock()
-        self._copies: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
-        self._epoch = 0
-        self._reader: redis.Redis | None = None  # set while tracking works
-        threading.Thread(
-            target=self._listen, name="status-cache-invalidations", daemon=True
-        ).start()
-
-    def get(self, key: str, fallback: redis.Redis) -> tuple[bytes | None, Witness | None]:
-        """The entry, and while this process holds a copy of it, what tells if it still does."""
-        with self._lock:
-            reader = self._reader
-            copy = self._copies.get(key) if reader is not None else None
-            if copy is not None and copy[1] <= time.monotonic():
-                copy = None
-        if reader is None:
-            return fallback.get(key), None
-        with reader.single_connection_lock:
-            # Held again after the connection check: a check that found the socket
-            # closed and reconnected has dropped every copy (see _tracked_reader).
-            if (
-                copy is not None
-                and self._reader_connected(reader)
-                and self._holds(key, copy, reader)
-            ):
-                return copy[0], self._witness(key, copy, reader)
-            epoch = self._epoch
-            value = reader.get(key)  # from now on Redis tells us when this key changes
-        if value is None:
-            return None, None
-        with self._lock:
-            if self._epoch != epoch or self._reader is not reader:
-                return value, None
-            copy = self._copies[key] = (value, time.monotonic() + KEPT_SECONDS)
-            while len(self._copies) > self.MAX_ENTRIES:
-                self._copies.popitem(last=False)
-        return value, self._witness(key, copy, reader)
-
-    def _holds(self, key: str, copy: tuple[bytes, float], reader: redis.Redis) -> bool:
-        with self._lock:
-            return (
-                self._reader is reader
-                and self._copies.get(key) is copy
-                and copy[1] > time.monotonic()
-            )
-
-    def _witness(self, key: str, copy: tuple[bytes, float], reader: redis.Redis) -> Witness:
-        def still_current() -> bool:
-            """While this very copy is held: no invalidation, expiry or lost connection since."""
-            if not self._holds(key, copy, reader):
-                return False
-            with reader.single_connection_lock:
-                return self._reader_connected(reader) and self._holds(key, copy, reader)
-
-        return still_current
-
-    def _reader_connected(self, reader: redis.Redis) -> bool:
-        """Whether the reader's connection (and so its tracking) is intact.
-
-        Redis forgets what a closed connection read, so no invalidation would
-        come for it: a closed reader makes every copy suspect. This only looks
-        at the socket (the reader is never sent anything unasked), no round trip.
-        """
-        connection = reader.connection
-        try:
-            intact = connection is not None and not connection.can_read(timeout=0)
-        except (RedisError, OSError):
-            intact = False
-        if not intact:
-            self.drop()
-            if connection is not None:
-                connection.disconnect()  # the next read reconnects, with tracking
-        return intact
-
-    def drop(self, key: str | None = None) -> None:
-        """Forget one copy (or all): this process changed it, or Redis said so."""
-        with self._lock:
-            if key is None:
-                self._copies.clear()
-            else:
-                self._copies.pop(key, None)
-            self._epoch += 1
-
-    def _stop_tracking(self) -> None:
-        with self._lock:
-            self._reader = None
-            self._copies.clear()
-            self._epoch += 1
-
-    def _listen(self) -> None:
-        failures = 0
-        while True:
-            # RESP2: invalidations arrive as ordinary pub/sub messages on a
-            # connection of their own (REDIRECT), which works on any Redis 6+.
-            pool = redis.ConnectionPool.from_url(
-                self._location, socket_connect_timeout=1, socket_timeout=1, protocol=2
-            )
-            listener = pool.make_connection()
-            try:
-                listener.connect()
-                listener.send_command("CLIENT", "ID")
-                listener_id = listener.read_response()
-                listener.send_command("SUBSCRIBE", "__redis__:invalidate")
-                listener.read_response()
-                reader = self._tracked_reader(listener_id)
-                with self._lock:
-                    self._copies.clear()
-                    self._epoch += 1
-                    self._reader = reader
-                failures = 0
-                self._receive(listener)
-            except Exception as error:  # noqa: BLE001 - any failure: stop trusting copies
-                self._stop_tracking()
-                failures += 1
-                if failures in (1, 10):
-                    logger.warning("status cache: invalidations not received: %s", error)
-            finally:
-                listener.disconnect()
-                pool.disconnect()
-            time.sleep(min(30, 0.5 * 2**failures))
-
-    def _tracked_reader(self, listener_id: int) -> redis.Redis:
-        def track(connection) -> None:
-            # On every (re)connect: a new connection has no tracking, and what
-            # was read on the old one will not be announced.
-            connection.on_connect()
-            connection.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", listener_id)
-            if connection.read_response() not in (b"OK", "OK"):
-                raise redis.RedisError("CLIENT TRACKING refused")
-            self.drop()
-
-        return redis.Redis.from_url(
-            self._location,
-            socket_connect_timeout=1,
-            socket_timeout=1,
-            redis_connect_func=track,
-            single_connection_client=True,
-            protocol=2,
-        )
-
-    def _receive(self, listener) -> None:
-        unanswered_pings = 0
-        while True:
-            if not listener.can_read(timeout=self.LISTENER_IDLE_SECONDS):
-                if unanswered_pings:
-                    raise redis.ConnectionError("the invalidation listener went silent")
-                listener.send_command("PING")
-                unanswered_pings += 1
-                continue
-            message = listener.read_response()
-            kind = message[0] if isinstance(message, list | tuple) and message else None
-            if kind in (b"pong", "pong"):
-                unanswered_pings = 0
-            elif kind in (b"message", "message"):
-                keys = message[2]
-                if keys is None:  # the whole database was flushed
-                    self.drop()
-                else:
-                    for key in keys:
-                        self.drop(key.decode() if isinstance(key, bytes) else key)
-
-
-# Per process (a forked child starts its own listener) and Redis location.
-_tracked: dict[tuple[str, int], _TrackedCopies] = {}
-_tracked_lock = threading.Lock()
-
-
-def _tracked_copies(location: str) -> _TrackedCopies:
-    key = (location, os.getpid())
-    if (copies := _tracked.get(key)) is None:
-        with _tracked_lock:
-            copies = _tracked.get(key) or _TrackedCopies(location)
-            _tracked[key] = copies
-    return copies
+# Keep the value (ARGV[2]) for ARGV[3] ms unless the entry holds this sequence
+# (ARGV[1]) or a newer one. An equal sequence is not rewritten either: the
+# entry then expires on time, which is what bounds a status written around
+# the state machine.
+_KEEP_IF_NEWER = """
+local kept = redis.call('GET', KEYS[1])
+if kept then
+    local sequence = tonumber(string.match(kept, '^(%d+):'))
+    if sequence and sequence >= tonumber(ARGV[1]) then
+        return 0
+    end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
 
 
 @functools.cache
@@ -269,14 +79,50 @@ def _is_redis_backend(backend: str) -> bool:
     return issubclass(import_string(backend), DjangoRedisCache)
 
 
-def _shared() -> tuple[redis.Redis, str, str] | None:
-    """The client of the default cache, its key prefix and location, when that cache is Redis."""
+@functools.cache
+def _client(location: str) -> redis.Redis:
+    # One client per process and location; timeouts short enough that a Redis
+    # which accepts connections and never answers costs a poll little.
+    timeout = settings.STATUS_CACHE_TIMEOUT_SECONDS
+    return redis.Redis.from_url(
+        location,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), retries=0),  # a retry would double what a dead Redis costs
+    )
+
+
+@functools.cache
+def _keep_if_newer(location: str):
+    return _client(location).register_script(_KEEP_IF_NEWER)
+
+
+class _Circuit:
+    """After Redis failed, this process does not ask it again for a while."""
+
+    def __init__(self):
+        self.closed_until = 0.0
+
+    def open(self) -> bool:
+        return time.monotonic() < self.closed_until
+
+    def trip(self, error: Exception) -> None:
+        if not self.open():
+            logger.warning("status cache: Redis failed, polls read PostgreSQL: %s", error)
+        self.closed_until = time.monotonic() + settings.STATUS_CACHE_PAUSE_SECONDS
+
+
+_circuit = _Circuit()
+
+
+def _shared() -> tuple[str, str] | None:
+    """The default cache's Redis location and key prefix, when that cache is Redis."""
     config = settings.CACHES["default"]
     if not _is_redis_backend(config["BACKEND"]):
         return None
     location = config["LOCATION"]
     location = location[0] if isinstance(location, list | tuple) else location
-    return _client(location), config.get("KEY_PREFIX", ""), location
+    return location, config.get("KEY_PREFIX", "")
 
 
 def enabled() -> bool:
@@ -287,55 +133,62 @@ def status_fields(invoice: Invoice) -> dict:
     return {name: getattr(invoice, name) for name in STATUS_FIELDS}
 
 
-@dataclass(frozen=True)
-class StatusSnapshot:
-    invoice: Invoice
-    # Set while this process holds a copy of the entry: True until the entry changes.
-    still_current: Witness | None
+def _encoded(fields: dict) -> str:
+    """`<sequence>:<JSON>`: the script reads the sequence without decoding the rest."""
+    values = {
+        name: str(value) if isinstance(value, Decimal) else value for name, value in fields.items()
+    }
+    return f"{fields['sequence']}:{json.dumps(values, separators=(',', ':'))}"
 
 
-def remembered(invoice_id: str) -> StatusSnapshot | None:
-    """The invoice's status-box fields from the shared cache, if it holds them."""
-    if (shared := _shared()) is None:
-        return None
-    client, prefix, location = shared
-    try:
-        kept, still_current = _tracked_copies(location).get(
-            f"{prefix}:invoice-status:{invoice_id}", fallback=client
-        )
-    except RedisError as error:
-        logger.warning("status cache unreadable: %s", error)
-        return None
-    if kept is None:
-        return None
-    # Only this module writes these keys, in a Redis as trusted as the database.
-    fields = pickle.loads(kept)  # noqa: S301
+def _decoded(kept: bytes) -> Invoice:
+    values = json.loads(kept.split(b":", 1)[1])
+    for name in _DECIMAL_FIELDS:
+        if values.get(name) is not None:
+            values[name] = Decimal(values[name])
     # As if read from the database with only these fields: any other one loads
     # when touched, instead of silently holding its default.
-    names = [f.attname for f in Invoice._meta.concrete_fields if f.attname in fields]
-    invoice = Invoice.from_db(DEFAULT_DB_ALIAS, names, [fields[name] for name in names])
-    return StatusSnapshot(invoice, still_current)
+    names = [f.attname for f in Invoice._meta.concrete_fields if f.attname in values]
+    return Invoice.from_db(DEFAULT_DB_ALIAS, names, [values[name] for name in names])
 
 
-def remember(invoice_id: str, fields: dict, *, moved: bool) -> None:
-    """Keep these fields; a move replaces what is kept, a poll's read only fills a gap."""
-    if (shared := _shared()) is None:
+def _key(prefix: str, invoice_id: str) -> str:
+    return f"{prefix}:invoice-status:{invoice_id}"
+
+
+def remembered(invoice_id: str) -> Invoice | None:
+    """The invoice with its status-box fields from the shared cache, if it holds them."""
+    if (shared := _shared()) is None or _circuit.open():
+        return None
+    location, prefix = shared
+    try:
+        kept = _client(location).get(_key(prefix, invoice_id))
+    except RedisError as error:
+        _circuit.trip(error)
+        return None
+    return _decoded(kept) if kept is not None else None
+
+
+def remember(fields: dict) -> None:
+    """Keep these fields of an invoice, unless the cache holds its sequence or a newer one."""
+    if (shared := _shared()) is None or _circuit.open():
         return
-    client, prefix, location = shared
-    key = f"{prefix}:invoice-status:{invoice_id}"
+    location, prefix = shared
+    milliseconds = int(settings.STATUS_CACHE_SECONDS * 1000)
     try:
-        client.set(key, pickle.dumps(fields), ex=KEPT_SECONDS, nx=not moved)
+        _keep_if_newer(location)(
+            keys=[_key(prefix, fields["id"])],
+            args=[fields["sequence"], _encoded(fields), milliseconds],
+        )
     except RedisError as error:
-        logger.warning("status cache not written for %s: %s", invoice_id, error)
-        if moved:
-            _forget(client, key)
-    if moved and (copies := _tracked.get((location, os.getpid()))) is not None:
-        copies.drop(key)  # this process sees its own move at once, not after the message
+        # The entry keeps what it had, for at most STATUS_CACHE_SECONDS.
+        _circuit.trip(error)
 
 
-def _forget(client: redis.Redis, key: str) -> None:
-    try:
-        client.delete(key)
-    except RedisError as error:
-        # Kept at most KEPT_SECONDS: the poll shows the old status until then.
-        logger.error("status cache holds a stale %s: %s", key, error)
+def forget(invoice_ids: list[str]) -> int:
+    """Drop these invoices' entries: the next poll reads each row. For statuses written
+    outside the state machine (see `manage.py invoice_cache_refresh`)."""
+    if (shared := _shared()) is None or not invoice_ids:
+        return 0
+    location, prefix = shared
+    return _client(location).delete(*(_key(prefix, invoice_id) for invoice_id in invoice_ids))

@@ -66,7 +66,7 @@ def test_a_rate_limit_counts_every_attempt_from_many_threads(shared_cache):
 
 
 def test_the_status_cache_runs_on_it(shared_cache):
-    # The poll's copies and tracking need the default cache to be Redis: a backend
+    # The poll's cache needs the default cache to be Redis: a backend
     # the status cache did not recognise would silently send every poll to PostgreSQL.
     assert status_cache.enabled()
 
