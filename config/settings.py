@@ -284,6 +284,9 @@ if REDIS_URL:
             "BACKEND": "config.redis_cache.RedisCache",
             "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
             "KEY_PREFIX": "coma",
+            # A Redis that hangs costs a request one short wait, not Redis's 5 s
+            # default (then the circuit in config/redis_cache.py keeps it away).
+            "OPTIONS": {"socket_connect_timeout": 0.1, "socket_timeout": 0.1},
         }
     }
 else:

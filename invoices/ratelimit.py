@@ -5,6 +5,9 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from redis.exceptions import RedisError
+
+from config.redis_cache import redis_circuit
 
 
 def client_address(request: HttpRequest) -> str:
@@ -24,7 +27,23 @@ def client_address(request: HttpRequest) -> str:
 
 
 def allow(bucket: str, *, limit: int, window_seconds: int) -> bool:
-    """Count one attempt in `bucket`; False once more than `limit` fall in this window."""
+    """Count one attempt in `bucket`; False once more than `limit` fall in this window.
+
+    Without a working Redis nothing is counted and everything is allowed: a
+    customer's confirmation must not fail because a counter is unreachable
+    (each invoice still locks itself after five refused confirmations, in the
+    database).
+    """
+    if redis_circuit.open():
+        return True
+    try:
+        return _counted(bucket, limit=limit, window_seconds=window_seconds)
+    except RedisError as error:
+        redis_circuit.trip(error)
+        return True
+
+
+def _counted(bucket: str, *, limit: int, window_seconds: int) -> bool:
     window = int(time.time() // window_seconds)
     key = f"ratelimit:{bucket}:{window}"
     # add() is atomic and only creates; incr() is atomic on Redis.

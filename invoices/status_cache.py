@@ -25,7 +25,6 @@ failing.
 import functools
 import json
 import logging
-import time
 from decimal import Decimal
 
 import redis
@@ -37,6 +36,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from config.redis_cache import redis_circuit
 from invoices.models import Invoice
 
 logger = logging.getLogger(__name__)
@@ -97,24 +97,6 @@ def _keep_if_newer(location: str):
     return _client(location).register_script(_KEEP_IF_NEWER)
 
 
-class _Circuit:
-    """After Redis failed, this process does not ask it again for a while."""
-
-    def __init__(self):
-        self.closed_until = 0.0
-
-    def open(self) -> bool:
-        return time.monotonic() < self.closed_until
-
-    def trip(self, error: Exception) -> None:
-        if not self.open():
-            logger.warning("status cache: Redis failed, polls read PostgreSQL: %s", error)
-        self.closed_until = time.monotonic() + settings.STATUS_CACHE_PAUSE_SECONDS
-
-
-_circuit = _Circuit()
-
-
 def _shared() -> tuple[str, str] | None:
     """The default cache's Redis location and key prefix, when that cache is Redis."""
     config = settings.CACHES["default"]
@@ -158,20 +140,20 @@ def _key(prefix: str, invoice_id: str) -> str:
 
 def remembered(invoice_id: str) -> Invoice | None:
     """The invoice with its status-box fields from the shared cache, if it holds them."""
-    if (shared := _shared()) is None or _circuit.open():
+    if (shared := _shared()) is None or redis_circuit.open():
         return None
     location, prefix = shared
     try:
         kept = _client(location).get(_key(prefix, invoice_id))
     except RedisError as error:
-        _circuit.trip(error)
+        redis_circuit.trip(error)
         return None
     return _decoded(kept) if kept is not None else None
 
 
 def remember(fields: dict) -> None:
     """Keep these fields of an invoice, unless the cache holds its sequence or a newer one."""
-    if (shared := _shared()) is None or _circuit.open():
+    if (shared := _shared()) is None or redis_circuit.open():
         return
     location, prefix = shared
     milliseconds = int(settings.STATUS_CACHE_SECONDS * 1000)
@@ -182,7 +164,7 @@ def remember(fields: dict) -> None:
         )
     except RedisError as error:
         # The entry keeps what it had, for at most STATUS_CACHE_SECONDS.
-        _circuit.trip(error)
+        redis_circuit.trip(error)
 
 
 def forget(invoice_ids: list[str]) -> int:

@@ -115,6 +115,10 @@ def _isolated_cache(settings):
     from axes.handlers.proxy import AxesProxyHandler
 
     AxesProxyHandler.get_implementation(force=True)
+    # And with a process that has not given up on Redis after another test's failure.
+    from config.redis_cache import redis_circuit
+
+    redis_circuit.reset()
     yield
     # Each starts without copies of another test's rows, and no listener's connection
     # outlives the test database.

@@ -25,17 +25,10 @@ def _use_redis_cache(settings, location: str) -> None:
             "LOCATION": location,
             # Each test its own keys: the Redis database is shared with others.
             "KEY_PREFIX": f"test-{secrets.token_hex(4)}",
+            "OPTIONS": {"socket_connect_timeout": 0.1, "socket_timeout": 0.1},  # as configured
         },
         "images": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     }
-
-
-@pytest.fixture(autouse=True)
-def _redis_trusted_again():
-    """Each test starts with a process that has not given up on Redis."""
-    status_cache._circuit.closed_until = 0.0
-    yield
-    status_cache._circuit.closed_until = 0.0
 
 
 @pytest.fixture
@@ -230,3 +223,18 @@ def _try_move(invoice_id: str, to_status: str) -> None:
         pass
     finally:
         connection.close()
+
+
+def test_a_redis_that_never_answers_leaves_confirmations_working(
+    shop, settings, silent_redis, django_capture_on_commit_callbacks
+):
+    """The rate limits count in Redis: without it they count nothing, and confirm goes on."""
+    _use_redis_cache(settings, silent_redis)
+    invoice = shop.create("order-silent").json()["data"]
+    receipt = invoice["attributes"]["flow_data"]["requisites"]["invoice_receipt_number"]
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=False):
+        response = shop.confirm(invoice["id"], {"invoice_receipt_number": receipt, "message": "ok"})
+    assert response.status_code == 202, response.content
+    assert time.monotonic() - started < 1
+    assert Invoice.objects.get(pk=invoice["id"]).status == "processing"
