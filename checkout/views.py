@@ -59,10 +59,10 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 @require_GET
 def hosted_page(request: HttpRequest) -> HttpResponse:
     if "cpi" in request.GET:
-        invoice, still_current = selectors.invoice_get_shown_watched(invoice_id=request.GET["cpi"])
+        invoice = selectors.invoice_get(invoice_id=request.GET["cpi"])
         if invoice is None:
             return _not_found(request)
-        return _invoice_page(request, invoice, still_current=still_current)
+        return _invoice_page(request, invoice)
     if "public_key" in request.GET:
         return _checkout_link(request)
     return _not_found(request)
@@ -143,10 +143,9 @@ def _invoice_page(
     values=None,
     notice=None,
     status=200,
-    still_current=None,
 ):
-    """The invoice page; `still_current` (as the invoice's selector gives it) lets the same
-    request be answered again without Django while the invoice stays as it was."""
+    """The invoice page, rendered once per process for each state of its invoice and service
+    (but for the visitor's CSRF token)."""
     language = _language(request, invoice)
 
     def render() -> str:
@@ -169,14 +168,6 @@ def _invoice_page(
     response = _html_response(request, html, language, status)
     response.frame_ancestors = invoice.merchant.frame_ancestors
     patch_vary_headers(response, ["HX-Request"])
-    if still_current is not None and not (errors or values or notice):
-        # Every first visit gets the same page but for its CSRF token and cookie, which
-        # the replay makes for each visitor as Django would.
-        mark_replayable(
-            response,
-            while_true=still_current,
-            csrf_template=html if rendering.CSRF_PLACEHOLDER in html else None,
-        )
     return response
 
 

@@ -132,10 +132,6 @@ else:
                 {"server_side_binding": True, "prepare_threshold": prepare_threshold}
             )
 
-# Web processes keep the invoices and catalog rows they read and drop them when
-# PostgreSQL announces a change (invoices/local_copies.py); 0 reads every time.
-DB_LOCAL_COPIES = env.bool("DB_LOCAL_COPIES", default=True)
-
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -25,7 +25,6 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBasicAuth
 
-from config.replay import mark_replayable
 from invoices import ratelimit, selectors, services
 from invoices.api_errors import (
     JSON_CONTENT_TYPE,
@@ -415,11 +414,6 @@ def read_invoice(request: HttpRequest, invoice_id: str):
     response = _json(invoice_document(read.invoice))
     # What another caller's credentials get is another answer.
     patch_vary_headers(response, ["Authorization"])
-    if read.still_current is not None:
-        # Merchants read an invoice again and again until it is paid: the same request
-        # with the same credentials gets these bytes, without Django, until the
-        # invoice, its merchant or service or the merchant's keys change.
-        mark_replayable(response, while_true=read.still_current)
     return response
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.templatetags.static import static
 
-from invoices import keys, local_copies, status_cache
+from invoices import keys, status_cache
 from invoices.models import Invoice, Merchant, MerchantService, Service
 from invoices.prepared import PreparedRead
 from invoices.status_cache import STATUS_FIELDS
@@ -39,10 +39,7 @@ def merchant_authenticate(*, account_id: str, secret_key: str) -> tuple[Merchant
     test_mode = _secret_key_mode(secret_key)
     if test_mode is None:
         return None
-    merchant = local_copies.read_through(
-        f"merchant:{account_id}",
-        lambda: _active_merchant_by_account.first(account_id=account_id),
-    )
+    merchant = _active_merchant_by_account.first(account_id=account_id)
     if merchant is None or not _secret_key_matches(merchant, secret_key, test_mode):
         return None
     return merchant, test_mode
@@ -72,10 +69,7 @@ _enabled_service_link = PreparedRead(
 
 
 def service_enabled_for_merchant(*, merchant: Merchant, service_code: str) -> Service | None:
-    link = local_copies.read_through(
-        f"service-link:{merchant.pk}:{service_code}",
-        lambda: _enabled_service_link.first(merchant_id=merchant.pk, service_code=service_code),
-    )
+    link = _enabled_service_link.first(merchant_id=merchant.pk, service_code=service_code)
     return link.service if link else None
 
 
@@ -198,29 +192,6 @@ def invoice_get(*, invoice_id: str) -> Invoice | None:
     return _invoice_with_relations_by_id.first(invoice_id=invoice_id)
 
 
-def invoice_get_shown(*, invoice_id: str) -> Invoice | None:
-    """As `invoice_get`, for showing only: possibly this process's copy, which must not be
-    changed (see `invoices.local_copies`)."""
-    return _invoice_shown(invoice_id)[0]
-
-
-def invoice_get_shown_watched(
-    *, invoice_id: str
-) -> tuple[Invoice | None, local_copies.Witness | None]:
-    """As `invoice_get_shown`, and while the invoice is this process's copy, what tells
-    whether that copy (invoice, merchant and service) is still current."""
-    return _invoice_shown(invoice_id)
-
-
-def _invoice_shown(invoice_id: str) -> tuple[Invoice | None, local_copies.Witness | None]:
-    if not INVOICE_ID_PATTERN.match(invoice_id):
-        return None, None
-    return local_copies.read_through_watched(
-        local_copies.invoice_key(invoice_id),
-        lambda: _invoice_with_relations_by_id.first(invoice_id=invoice_id),
-    )
-
-
 def invoice_exists(*, invoice_id: str) -> bool:
     if not INVOICE_ID_PATTERN.match(invoice_id):
         return False
@@ -266,9 +237,6 @@ class AuthenticatedRead:
     merchant: Merchant
     test_mode: bool
     invoice: Invoice | None  # None: the caller has no such invoice in the key's mode
-    # Set while this process holds its copy of the invoice: True until it changes
-    # (the invoice, its merchant, its service or the merchant's keys).
-    still_current: local_copies.Witness | None = None
 
 
 def invoice_get_authenticated(
@@ -285,7 +253,7 @@ def invoice_get_authenticated(
     test_mode = _secret_key_mode(secret_key)
     if test_mode is None:
         return None
-    invoice, still_current = _invoice_shown(invoice_id)
+    invoice = invoice_get(invoice_id=invoice_id)
     if invoice is not None:
         merchant = invoice.merchant
         if (
@@ -295,9 +263,7 @@ def invoice_get_authenticated(
         ):
             if invoice.test_mode != test_mode:
                 return AuthenticatedRead(merchant=merchant, test_mode=test_mode, invoice=None)
-            return AuthenticatedRead(
-                merchant=merchant, test_mode=test_mode, invoice=invoice, still_current=still_current
-            )
+            return AuthenticatedRead(merchant=merchant, test_mode=test_mode, invoice=invoice)
     found = merchant_authenticate(account_id=account_id, secret_key=secret_key)
     if found is None:
         return None

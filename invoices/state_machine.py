@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from connectors.registry import get_connector
-from invoices import local_copies, status_cache
+from invoices import status_cache
 from invoices.models import Invoice, InvoiceEvent, RefusedMove
 from invoices.prepared import PreparedRead
 from invoices.statuses import FINAL_STATUSES, PAID_STATUSES, Resolution, Status
@@ -206,8 +206,6 @@ def _move(
             created_at=now,
         )
         callback_outbox_write(invoice=invoice, event=event)
-        # This process sees its own move at once, without waiting for the announcement.
-        local_copies.drop_after_commit(local_copies.invoice_key(invoice_id))
         if status_cache.enabled():
             # After the commit: a poll must never see a move that may still roll back.
             moved_fields = status_cache.status_fields(invoice)

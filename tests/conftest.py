@@ -120,8 +120,3 @@ def _isolated_cache(settings):
 
     redis_circuit.reset()
     yield
-    # Each starts without copies of another test's rows, and no listener's connection
-    # outlives the test database.
-    from invoices import local_copies
-
-    local_copies.close_all()
