@@ -9,6 +9,7 @@ rendered from, so a change to any of it is a new entry, never a stale page.
 """
 
 import hashlib
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,9 +19,8 @@ from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from config import csrf_tokens
-
-CSRF_PLACEHOLDER = csrf_tokens.PLACEHOLDER
+# Random per process: no merchant or provider text can contain it by accident or design.
+CSRF_PLACEHOLDER = "csrf" + secrets.token_hex(16)
 
 
 def render_html(template: str, context: dict, *, language: str) -> str:
@@ -34,11 +34,7 @@ def with_csrf_token(request: HttpRequest, html: str) -> str:
     """The page as this visitor gets it; the token (and its cookie) only where a form is."""
     if CSRF_PLACEHOLDER not in html:
         return html
-    if "CSRF_COOKIE" not in request.META:
-        # A first visit: no secret yet (CsrfViewMiddleware found no cookie). Django
-        # would draw one a character at a time, a system call each; one call gives
-        # the same randomness. Django masks it and sets the cookie as always.
-        request.META["CSRF_COOKIE"] = csrf_tokens.new_secret()
+    # Django's own token: a fresh mask of the visitor's secret, its cookie set as always.
     return html.replace(CSRF_PLACEHOLDER, get_token(request))
 
 

@@ -1,11 +1,7 @@
 import os
 
-import django
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-django.setup(set_prefix=False)
-
-from config.replay import ReplayingWSGIHandler  # noqa: E402
-
-application = ReplayingWSGIHandler()
+application = get_wsgi_application()

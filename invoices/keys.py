@@ -15,8 +15,7 @@ import string
 from dataclasses import dataclass
 
 from django.conf import settings
-
-from config.randomness import random_string
+from django.utils.crypto import get_random_string
 
 ALPHANUMERIC = string.ascii_letters + string.digits
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -29,7 +28,7 @@ WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105
 
 
 def random_alphanumeric(length: int) -> str:
-    return random_string(length, ALPHANUMERIC)
+    return get_random_string(length, ALPHANUMERIC)
 
 
 def new_invoice_id() -> str:
