@@ -31,7 +31,6 @@ from requests.adapters import HTTPAdapter
 from invoices import selectors
 from invoices.combined_writes import Insert, Update, write_together
 from invoices.models import CallbackAttempt, CallbackDelivery, Invoice, InvoiceEvent, Merchant
-from invoices.prepared import PreparedRead
 from invoices.resources import invoice_document
 from invoices.signing import (
     legacy_signature,
@@ -111,7 +110,7 @@ def _deliver_due(invoice_id: str) -> int:
         settings.CALLBACK_CONNECT_TIMEOUT_SECONDS + settings.CALLBACK_TIMEOUT_SECONDS
     )
     delivered = 0
-    for delivery in _due_with_merchant.all(invoice_id=invoice_id):
+    for delivery in _due_with_merchant(invoice_id):
         if lease_ends - time.monotonic() < attempt_span:
             _lease_take(invoice_id, renew=True)
             lease_ends = time.monotonic() + settings.CALLBACK_LEASE_SECONDS
@@ -129,15 +128,15 @@ def _lease_take(invoice_id: str, *, renew: bool = False) -> bool:
     return invoices.update(callbacks_lease_until=now + lease) == 1
 
 
-# What is due is decided by the database's clock (a prepared read takes no
-# datetime values), while next_attempt_at is written with the app's: the
-# allowance keeps a callback written a moment ago due on a database whose clock
-# runs a little behind. A retry, tens of seconds away, may leave a second early.
+# What is due is decided by the database's clock, while next_attempt_at is
+# written with the app's: the allowance keeps a callback written a moment ago
+# due on a database whose clock runs a little behind. A retry, tens of seconds
+# away, may leave a second early.
 _DUE_ALLOWANCE = timedelta(seconds=1)
 
-# Every delivery reads this: compiled once per process (see invoices.prepared).
-_due_with_merchant = PreparedRead(
-    lambda invoice_id: (
+
+def _due_with_merchant(invoice_id: str) -> list[CallbackDelivery]:
+    return list(
         CallbackDelivery.objects.filter(
             invoice_id=invoice_id,
             state=CallbackDelivery.State.PENDING,
@@ -146,7 +145,6 @@ _due_with_merchant = PreparedRead(
         .select_related("merchant")
         .order_by("sequence", "pk")
     )
-)
 
 
 @functools.cache

@@ -12,12 +12,7 @@ from django.templatetags.static import static
 
 from invoices import keys, status_cache
 from invoices.models import Invoice, Merchant, MerchantService, Service
-from invoices.prepared import PreparedRead
 from invoices.status_cache import STATUS_FIELDS
-
-_active_merchant_by_account = PreparedRead(
-    lambda account_id: Merchant.objects.filter(account_id=account_id, is_active=True)
-)
 
 
 def _secret_key_mode(secret_key: str) -> bool | None:
@@ -39,7 +34,7 @@ def merchant_authenticate(*, account_id: str, secret_key: str) -> tuple[Merchant
     test_mode = _secret_key_mode(secret_key)
     if test_mode is None:
         return None
-    merchant = _active_merchant_by_account.first(account_id=account_id)
+    merchant = Merchant.objects.filter(account_id=account_id, is_active=True).first()
     if merchant is None or not _secret_key_matches(merchant, secret_key, test_mode):
         return None
     return merchant, test_mode
@@ -57,19 +52,13 @@ def merchant_credentials(*, merchant: Merchant) -> keys.IssuedCredentials:
     )
 
 
-_enabled_service_link = PreparedRead(
-    lambda merchant_id, service_code: (
-        MerchantService.objects.select_related("service")
-        .filter(
-            merchant_id=merchant_id, enabled=True, service__code=service_code, service__enabled=True
-        )
-        .order_by("pk")[:1]
-    )
-)
-
-
 def service_enabled_for_merchant(*, merchant: Merchant, service_code: str) -> Service | None:
-    link = _enabled_service_link.first(merchant_id=merchant.pk, service_code=service_code)
+    link = (
+        MerchantService.objects.select_related("service")
+        .filter(merchant=merchant, enabled=True, service__code=service_code, service__enabled=True)
+        .order_by("pk")
+        .first()
+    )
     return link.service if link else None
 
 
@@ -109,24 +98,14 @@ def service_code_for_method(*, merchant: Merchant, method_code: str, currency: s
     )
 
 
-_invoice_by_reference = PreparedRead(
-    lambda merchant_id, test_mode, reference_id: (
-        Invoice.objects.filter(
-            merchant_id=merchant_id, test_mode=test_mode, reference_id=reference_id
-        )
-        .only("id")
-        .order_by("pk")[:1]
-    )
-)
-
-
 def invoice_id_by_reference(
     *, merchant: Merchant, test_mode: bool, reference_id: str
 ) -> str | None:
-    found = _invoice_by_reference.first(
-        merchant_id=merchant.pk, test_mode=test_mode, reference_id=reference_id
+    return (
+        Invoice.objects.filter(merchant=merchant, test_mode=test_mode, reference_id=reference_id)
+        .values_list("pk", flat=True)
+        .first()
     )
-    return found.pk if found else None
 
 
 def invoices_found_by_operator(*, invoices: QuerySet[Invoice], term: str) -> QuerySet[Invoice]:
@@ -180,16 +159,11 @@ def _invoices_with_relations():
     return Invoice.objects.select_related("service", "merchant")
 
 
-_invoice_with_relations_by_id = PreparedRead(
-    lambda invoice_id: _invoices_with_relations().filter(pk=invoice_id)
-)
-
-
 def invoice_get(*, invoice_id: str) -> Invoice | None:
     """Any invoice by its public id (the id is the key of /confirm and of the hosted page)."""
     if not INVOICE_ID_PATTERN.match(invoice_id):
         return None
-    return _invoice_with_relations_by_id.first(invoice_id=invoice_id)
+    return _invoices_with_relations().filter(pk=invoice_id).first()
 
 
 def invoice_exists(*, invoice_id: str) -> bool:

@@ -21,7 +21,6 @@ from django.utils import timezone
 from connectors.registry import get_connector
 from invoices import status_cache
 from invoices.models import Invoice, InvoiceEvent, RefusedMove
-from invoices.prepared import PreparedRead
 from invoices.statuses import FINAL_STATUSES, PAID_STATUSES, Resolution, Status
 
 OPEN_STATUSES = (Status.CREATED, Status.PROCESSING, Status.PROCESS_PENDING)
@@ -157,7 +156,14 @@ def _move(
         raise ValueError(f"the move itself writes {sorted(clash)}")
 
     with transaction.atomic():
-        invoice = _invoice_locked_for_move.first(invoice_id=invoice_id)
+        # Merchant and service come along for the callback the move writes; only the
+        # invoice row is locked.
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("merchant", "service")
+            .filter(pk=invoice_id)
+            .first()
+        )
         if invoice is None:
             raise Invoice.DoesNotExist(f"No invoice {invoice_id}.")
         current = invoice.status
@@ -212,17 +218,6 @@ def _move(
             transaction.on_commit(lambda: status_cache.remember(moved_fields))
     return invoice
 
-
-# Merchant and service come along for the callback the move writes; only the
-# invoice row is locked. Compiled once per process: Django's compiler cost more
-# than the query on every move.
-_invoice_locked_for_move = PreparedRead(
-    lambda invoice_id: (
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related("merchant", "service")
-        .filter(pk=invoice_id)
-    )
-)
 
 # What every move writes itself, besides the sequence.
 _MOVE_COLUMNS = frozenset(
