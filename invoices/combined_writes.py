@@ -6,7 +6,7 @@ one round trip instead of four (BEGIN, two writes, COMMIT). Profiling showed
 those round trips as much of invoice creation and callback delivery as the
 rest of their work. Rows are written exactly as `Model.save()` and
 `QuerySet.update()` would write them: the same fields, the same
-`pre_save` defaults and the same database preparation of each value; no
+`pre_save` defaults and each field's own `get_db_prep_save`; no
 signals are sent (none are used) and an auto primary key is not read back.
 Other databases run the same writes one by one in a transaction.
 
@@ -15,30 +15,13 @@ parameter, so the statements are built with f-strings safely (ruff's S608).
 """
 
 import functools
-from collections.abc import Callable, Sequence
-from datetime import datetime
-from decimal import Decimal
+from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import (
-    AutoField,
-    BigAutoField,
-    BigIntegerField,
-    BooleanField,
-    CharField,
-    DateTimeField,
-    DecimalField,
     Field,
-    ForeignKey,
-    IntegerField,
-    JSONField,
     Model,
-    PositiveIntegerField,
-    PositiveSmallIntegerField,
-    SmallIntegerField,
-    TextField,
-    URLField,
 )
 
 
@@ -52,21 +35,11 @@ class Insert:
 
     def sql(self) -> tuple[str, list[Any]]:
         sql, fields = _insert_statement(type(self.instance), connection.vendor)
-        # The connection itself rather than its thread-local proxy: each value's
-        # preparation asks it, and the proxy's lookup cost as much as the rest.
-        database = connections[connection.alias]
-        instance = self.instance
-        values = []
-        for field, quickly_prepared in fields:
-            if quickly_prepared is not None:
-                value = getattr(instance, field.attname)  # what their pre_save returns
-                if value is None:
-                    values.append(None)
-                    continue
-                if (prepared := quickly_prepared(value)) is not _PREPARE_FULLY:
-                    values.append(prepared)
-                    continue
-            values.append(field.get_db_prep_save(field.pre_save(instance, True), database))
+        # What save() would write: each field's pre_save value, prepared by the field.
+        values = [
+            field.get_db_prep_save(field.pre_save(self.instance, True), connection)
+            for field in fields
+        ]
         return sql, values
 
     def run_alone(self) -> None:
@@ -86,9 +59,8 @@ class Update:
 
     def sql(self) -> tuple[str, list[Any]]:
         sql, fields = _update_statement(self.model, tuple(self.changes), connection.vendor)
-        database = connections[connection.alias]
-        values = [field.get_db_prep_save(self.changes[field.name], database) for field in fields]
-        return sql, [*values, self.model._meta.pk.get_db_prep_value(self.pk, database)]
+        values = [field.get_db_prep_save(self.changes[field.name], connection) for field in fields]
+        return sql, [*values, self.model._meta.pk.get_db_prep_value(self.pk, connection)]
 
     def run_alone(self) -> None:
         self.model._default_manager.filter(pk=self.pk).update(**self.changes)
@@ -97,78 +69,18 @@ class Update:
         pass
 
 
-# What Django's own preparation of a value gives for exactly these field classes,
-# on PostgreSQL, when the value is of the plain kind tested here: most are
-# passed through unchanged (their to_python returns them and PostgreSQL's
-# operations do not adapt them); whole numbers are typed for the server, as
-# Django does. None is written as None by all of them. Most columns of an
-# invoice and of its events are such: preparing them here cut the time to
-# prepare the two rows of a new invoice from 43 to 24 microseconds. Other
-# values, and subclasses (which may prepare differently), get the full preparation.
-_PREPARE_FULLY = object()
-
-
-def _passed_when(is_plain: Callable[[Any], bool]) -> Callable[[Any], Any]:
-    return lambda value: value if is_plain(value) else _PREPARE_FULLY
-
-
-_text = _passed_when(lambda value: isinstance(value, str))
-_flag = _passed_when(lambda value: isinstance(value, bool))
-_whole_key = _passed_when(lambda value: type(value) is int)  # a bool would be prepared to 0 or 1
-_finite_decimal = _passed_when(lambda value: type(value) is Decimal and value.is_finite())
-# Naive datetimes are made aware, with a warning.
-_aware_datetime = _passed_when(
-    lambda value: isinstance(value, datetime) and value.utcoffset() is not None
-)
-_never = _passed_when(lambda value: False)
-
-# Field class -> its quick preparation; typed whole numbers are built per field below.
-_PASSED_WHEN_PLAIN: dict[type[Field], Callable[[Any], Any]] = {
-    CharField: _text,
-    TextField: _text,
-    URLField: _text,
-    BooleanField: _flag,
-    AutoField: _whole_key,
-    BigAutoField: _whole_key,
-    DecimalField: _finite_decimal,
-    DateTimeField: _aware_datetime,
-    JSONField: _never,  # wrapped as jsonb; only None passes, as NULL
-}
-_TYPED_WHOLE_NUMBERS = (
-    SmallIntegerField,
-    IntegerField,
-    BigIntegerField,
-    PositiveSmallIntegerField,
-    PositiveIntegerField,
-)
-
-
-def _quick_preparation(field: Field) -> Callable[[Any], Any] | None:
-    if isinstance(field, DateTimeField) and (field.auto_now or field.auto_now_add):
-        return None  # its pre_save sets the time: the attribute is not what is written
-    if type(field) is ForeignKey:
-        field = field.target_field  # a reference is prepared as the field it points to
-    if type(field) in _TYPED_WHOLE_NUMBERS:
-        server_type = connection.ops.integerfield_type_map[field.get_internal_type()]
-        return lambda value: server_type(value) if type(value) is int else _PREPARE_FULLY
-    return _PASSED_WHEN_PLAIN.get(type(field))
-
-
 # The text of a statement depends only on the model, the columns and the database:
 # built once per process, as building it cost about as much as sending it.
 @functools.cache
-def _insert_statement(
-    model: type[Model], vendor: str
-) -> tuple[str, list[tuple[Field, Callable[[Any], Any] | None]]]:
-    """The statement, and each column's field with its quick preparation, if it has one."""
+def _insert_statement(model: type[Model], vendor: str) -> tuple[str, list[Field]]:
+    """The statement, and the field of each of its columns."""
     meta = model._meta
     fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
-    # Only PostgreSQL's statements are built here (see can_combine): its adaptation is assumed.
-    return sql, [(field, _quick_preparation(field)) for field in fields]
+    return sql, fields
 
 
 @functools.cache

@@ -71,8 +71,9 @@ def _comparable(values: list) -> list:
     return [(type(value), getattr(value, "obj", value)) for value in values]
 
 
+@pytest.mark.postgres  # the one-statement write is PostgreSQL's (see can_combine)
 def test_each_value_is_sent_as_djangos_own_preparation_gives_it():
-    """Plain values are prepared quickly, to what Django gives; the rest get its preparation."""
+    """Each value as save() would send it: lazy text as text, 1 as True, text as Decimal."""
     invoice = InvoiceFactory.build(
         description=gettext_lazy("A lazy translation"),  # not a str: prepared
         descriptor=None,
@@ -100,6 +101,7 @@ def test_each_value_is_sent_as_djangos_own_preparation_gives_it():
     assert by_column["created_at"] is invoice.created_at  # aware: as it is
 
 
+@pytest.mark.postgres
 def test_references_and_events_are_sent_as_django_prepares_them():
     invoice = InvoiceFactory()
     event = _event(invoice, 3)
