@@ -617,18 +617,13 @@ def invoice_apply_provider_status(
     if answer.status not in Status.values or answer.status == Status.CREATED:
         logger.warning("invoice %s: ignoring provider status %r", invoice_id, answer.status)
         return invoice
-    processed_amount = answer.processed_amount
-    if answer.status == Status.PROCESSED and processed_amount is None:
-        processed_amount = Invoice.objects.values_list("payment_amount", flat=True).get(
-            pk=invoice_id
-        )
     try:
         return invoice_move_status(
             invoice_id=invoice_id,
             to_status=answer.status,
             resolution=answer.resolution,
             resolution_message=answer.message,
-            processed_amount=processed_amount,
+            processed_amount=answer.processed_amount,
             cause=cause,
             actor=actor,
         )
@@ -801,17 +796,11 @@ OPERATOR_MOVES = {
 def invoice_operator_move(*, invoice_id: str, outcome: str, reason: str, operator: str) -> Invoice:
     """An operator marks an invoice paid, failed, expired or terminated, with a recorded reason."""
     to_status, resolution = OPERATOR_MOVES[outcome]
-    processed_amount = None
-    if to_status == Status.PROCESSED:
-        processed_amount = Invoice.objects.values_list("payment_amount", flat=True).get(
-            pk=invoice_id
-        )
     return invoice_move_status(
         invoice_id=invoice_id,
         to_status=to_status,
         resolution=resolution,
         resolution_message=reason,
-        processed_amount=processed_amount,
         cause="operator_action",
         actor=Actor("operator", operator),
         details={"reason": reason},

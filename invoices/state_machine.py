@@ -101,7 +101,9 @@ def invoice_move_status(
     `expected_from` names the statuses the caller's decision was based on
     (e.g. a confirmation is only valid from `created`); when the row is in any
     other status the move is refused as `StatusChangedMeanwhile`.
-    A paid status reached from `expired` is recorded as `late_payment`.
+    A paid status reached from `expired` is recorded as `late_payment`. A move
+    to `processed` without `processed_amount` is paid in full: the amount is
+    the payment amount of the row as locked, decided once, under the lock.
     The move's event and its callback (the outbox row) are written in the
     same transaction; a refused move is recorded as a `RefusedMove`.
     `also_set` names other columns written by the move's own UPDATE (a
@@ -147,10 +149,10 @@ def _move(
 ) -> Invoice:
     from invoices.callbacks import callback_outbox_write  # callbacks render invoices, see resources
 
-    if to_status in PAID_STATUSES and processed_amount is None:
-        raise ValueError(f"a move to {to_status} needs the processed amount")
-    if to_status == Status.PARTIALLY_PROCESSED and processed_amount <= 0:
-        raise ValueError("a partial payment is more than zero")
+    if to_status == Status.PARTIALLY_PROCESSED and (
+        processed_amount is None or processed_amount <= 0
+    ):
+        raise ValueError("a partial payment names its amount, more than zero")
 
     if clash := _MOVE_COLUMNS.intersection(also_set):
         raise ValueError(f"the move itself writes {sorted(clash)}")
@@ -179,6 +181,9 @@ def _move(
             raise refuse(StatusMoveNotAllowed, "not an allowed move")
         if to_status == Status.PARTIALLY_PROCESSED and processed_amount >= invoice.payment_amount:
             raise ValueError("a partial payment is less than the payment amount")
+        if to_status == Status.PROCESSED and processed_amount is None:
+            # Paid in full and no amount said: the amount asked, as the locked row has it.
+            processed_amount = invoice.payment_amount
 
         if current == Status.EXPIRED:
             resolution = Resolution.LATE_PAYMENT

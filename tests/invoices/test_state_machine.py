@@ -178,3 +178,25 @@ def test_the_timeline_cannot_be_rewritten():
     with pytest.raises(DatabaseError), transaction.atomic():
         InvoiceEvent.objects.filter(invoice=invoice).update(to_status="processed")
     assert InvoiceEvent.objects.get(invoice=invoice).to_status == "processing"
+
+
+def test_paid_in_full_without_an_amount_takes_the_amount_asked_under_the_lock():
+    invoice = InvoiceFactory(status="processing", amount=Decimal("150.00"))
+    moved = invoice_move_status(
+        invoice_id=invoice.id, to_status="processed", resolution="ok", cause="test", actor="t"
+    )
+    assert moved.processed_amount == Decimal("150.00")
+    assert Invoice.objects.get(pk=invoice.id).processed_amount == Decimal("150.00")
+
+
+def test_a_partial_payment_must_name_its_amount():
+    invoice = InvoiceFactory(status="processing")
+    with pytest.raises(ValueError, match="names its amount"):
+        invoice_move_status(
+            invoice_id=invoice.id,
+            to_status="partially_processed",
+            resolution="ok",
+            cause="test",
+            actor="t",
+        )
+    assert Invoice.objects.get(pk=invoice.id).status == "processing"
