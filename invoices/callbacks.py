@@ -24,7 +24,6 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
-from django.db.models.sql import Query
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
@@ -148,15 +147,12 @@ def _due_with_merchant(invoice_id: str) -> list[CallbackDelivery]:
 
 
 @functools.cache
-def _lease_release_sql(alias: str) -> tuple[str, tuple]:
+def _lease_release_sql(alias: str) -> str:
     """The release's SQL for this database, built once per process: it runs for every delivery."""
     database = connections[alias]
     invoices, deliveries = Invoice._meta, CallbackDelivery._meta
     quote = database.ops.quote_name
     lease = quote(invoices.get_field("callbacks_lease_until").column)
-    now, now_parameters = (
-        Query(Invoice).get_compiler(connection=database).compile(Now() + _DUE_ALLOWANCE)
-    )
     sql = (
         # Names from the models' metadata, values as parameters.
         f"UPDATE {quote(invoices.db_table)} SET {lease} = NULL "  # noqa: S608
@@ -164,9 +160,9 @@ def _lease_release_sql(alias: str) -> tuple[str, tuple]:
         f"RETURNING EXISTS (SELECT 1 FROM {quote(deliveries.db_table)} "
         f"WHERE {quote(deliveries.get_field('invoice').column)} = %s "
         f"AND {quote(deliveries.get_field('state').column)} = %s "
-        f"AND {quote(deliveries.get_field('next_attempt_at').column)} <= {now})"
+        f"AND {quote(deliveries.get_field('next_attempt_at').column)} <= %s)"
     )
-    return sql, tuple(now_parameters)
+    return sql
 
 
 def _lease_release(invoice_id: str) -> bool:
@@ -178,9 +174,10 @@ def _lease_release(invoice_id: str) -> bool:
     one commits, or waits for this row lock and re-checks the lease on the
     released row (READ COMMITTED), so the callback is not left to the sweeper.
     """
-    sql, constants = _lease_release_sql(connection.alias)
+    sql = _lease_release_sql(connection.alias)
+    due_by = timezone.now() + _DUE_ALLOWANCE  # as the worker's read of what is due
     with connection.cursor() as cursor:
-        cursor.execute(sql, [invoice_id, invoice_id, CallbackDelivery.State.PENDING, *constants])
+        cursor.execute(sql, [invoice_id, invoice_id, CallbackDelivery.State.PENDING, due_by])
         row = cursor.fetchone()
     return bool(row and row[0])
 

@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from redis.exceptions import RedisError
 
-from config.redis_cache import redis_circuit
+from config.redis_circuit import redis_circuit
 
 
 def client_address(request: HttpRequest) -> str:

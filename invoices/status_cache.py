@@ -36,7 +36,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from config.redis_cache import redis_circuit
+from config.redis_circuit import redis_circuit
 from invoices.models import Invoice
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ return 1
 
 @functools.cache
 def _is_redis_backend(backend: str) -> bool:
-    """Django's Redis cache or one built on it (config.redis_cache, as in production)."""
+    """Django's Redis cache, or one built on it."""
     return issubclass(import_string(backend), DjangoRedisCache)
 
 

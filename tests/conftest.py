@@ -116,7 +116,7 @@ def _isolated_cache(settings):
 
     AxesProxyHandler.get_implementation(force=True)
     # And with a process that has not given up on Redis after another test's failure.
-    from config.redis_cache import redis_circuit
+    from config.redis_circuit import redis_circuit
 
     redis_circuit.reset()
     yield

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 def _use_redis_cache(settings, location: str) -> None:
     settings.CACHES = {
         "default": {
-            "BACKEND": "config.redis_cache.RedisCache",  # as in production
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",  # as in production
             "LOCATION": location,
             # Each test its own keys: the Redis database is shared with others.
             "KEY_PREFIX": f"test-{secrets.token_hex(4)}",
