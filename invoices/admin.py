@@ -145,6 +145,16 @@ def _list_action_fields(request, name: str) -> list[tuple[str, str]]:
     return fields + [(helpers.ACTION_CHECKBOX_NAME, pk) for pk in ticked]
 
 
+def _list_reason(request, model_admin, name: str, chosen, **page) -> tuple[str | None, object]:
+    """A list action's first step: the reason given with the POST, or the page asking for it
+    (`page`: its title, intro, submit label and cancel URL)."""
+    form = OperatorReasonForm(request.POST if "reason" in request.POST else None)
+    if form.is_valid():
+        return form.cleaned_data["reason"], None
+    hidden = _list_action_fields(request, name)
+    return None, _reason_page(request, model_admin, chosen=chosen, form=form, hidden=hidden, **page)
+
+
 def _credentials_page(request, *, title: str, issued: list):
     """The one page that shows freshly issued secret keys; they are not kept anywhere."""
     return TemplateResponse(
@@ -229,27 +239,24 @@ class MerchantAdmin(OnlyPermittedActions, admin.ModelAdmin):
     def rotate_secret_keys(self, request, queryset):
         if not self.has_rotate_merchant_keys_permission(request):
             raise PermissionDenied
-        form = OperatorReasonForm(request.POST if "reason" in request.POST else None)
-        if not form.is_valid():
-            return _reason_page(
-                request,
-                self,
-                title=f"Rotate the secret keys of {queryset.count()} merchant(s)",
-                intro="Their current secret keys and webhook secret stop working at once; "
-                "the new ones are shown once, on the next page.",
-                chosen=queryset,
-                form=form,
-                hidden=_list_action_fields(request, "rotate_secret_keys"),
-                submit="Rotate secret keys",
-                cancel_url=reverse("admin:invoices_merchant_changelist"),
-            )
+        reason, asking = _list_reason(
+            request,
+            self,
+            "rotate_secret_keys",
+            queryset,
+            title=f"Rotate the secret keys of {queryset.count()} merchant(s)",
+            intro="Their current secret keys and webhook secret stop working at once; "
+            "the new ones are shown once, on the next page.",
+            submit="Rotate secret keys",
+            cancel_url=reverse("admin:invoices_merchant_changelist"),
+        )
+        if reason is None:
+            return asking
         issued = []
         for merchant in queryset:
             issued.append((merchant, services.merchant_rotate_secrets(merchant=merchant)))
             # The merchant's History: who rotated its keys, when and why.
-            self.log_change(
-                request, merchant, f"Rotated secret keys: {form.cleaned_data['reason']}"
-            )
+            self.log_change(request, merchant, f"Rotated secret keys: {reason}")
         return _credentials_page(request, title="New secret keys", issued=issued)
 
 
@@ -748,24 +755,23 @@ class CallbackDeliveryAdmin(OnlyPermittedActions, admin.ModelAdmin):
     def resend(self, request, queryset):
         if not self.has_resend_callback_permission(request):
             raise PermissionDenied
-        form = OperatorReasonForm(request.POST if "reason" in request.POST else None)
-        if not form.is_valid():
-            return _reason_page(
-                request,
-                self,
-                title=f"Resend {queryset.count()} callback(s)",
-                intro="These callbacks will be sent again, with the same body and webhook-id "
-                "and a fresh retry window; the reason is kept with each invoice.",
-                chosen=queryset,
-                form=form,
-                hidden=_list_action_fields(request, "resend"),
-                submit="Resend",
-                cancel_url=reverse("admin:invoices_callbackdelivery_changelist"),
-            )
+        reason, asking = _list_reason(
+            request,
+            self,
+            "resend",
+            queryset,
+            title=f"Resend {queryset.count()} callback(s)",
+            intro="These callbacks will be sent again, with the same body and webhook-id "
+            "and a fresh retry window; the reason is kept with each invoice.",
+            submit="Resend",
+            cancel_url=reverse("admin:invoices_callbackdelivery_changelist"),
+        )
+        if reason is None:
+            return asking
         selected = list(queryset.values_list("pk", flat=True))
         count = operator_actions.callbacks_operator_resend(
             delivery_ids=selected,
-            reason=form.cleaned_data["reason"],
+            reason=reason,
             operator=request.user.get_username(),
         )
         self.message_user(request, f"{count} callback(s) queued to be sent again.")
