@@ -426,6 +426,24 @@ class CallbackDeliveryInline(ReadOnlyInline):
         return super().get_queryset(request).prefetch_related("tries")
 
 
+def _invoice_reason_words(name: str, invoices, *, cancel_url: str) -> dict:
+    """What the reason page of an invoice action says: its title, intro and button."""
+    action = INVOICE_ACTIONS[name]
+    if action.to_status:
+        intro = (
+            f"These invoices will be moved to {action.to_status}, with the reason kept in "
+            "their timeline. An invoice that has already moved on is left as it is."
+        )
+    else:
+        intro = f"{action.label} for these invoices; the reason is kept with each of them."
+    return {
+        "title": f"{action.label}: {invoices.count()} invoice(s)",
+        "intro": intro,
+        "submit": action.label,
+        "cancel_url": cancel_url,
+    }
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(OnlyPermittedActions, admin.ModelAdmin):
     list_display = [
@@ -557,23 +575,23 @@ class InvoiceAdmin(OnlyPermittedActions, admin.ModelAdmin):
 
     def _act_on_list(self, request, queryset, name: str):
         """The list's actions: ask for the reason first, then act on every chosen invoice."""
-        form = OperatorReasonForm(request.POST if "reason" in request.POST else None)
-        if not form.is_valid():
-            return self._invoice_reason_page(
-                request, name, queryset, form, hidden=_list_action_fields(request, name)
-            )
+        changelist = reverse("admin:invoices_invoice_changelist")
+        page = _invoice_reason_words(name, queryset, cancel_url=changelist)
+        reason, asking = _list_reason(request, self, name, queryset, **page)
+        if reason is None:
+            return asking
         # The ids first: the moves change the rows a filtered "select all" was read from.
-        self._act(request, name, list(queryset.values_list("pk", flat=True)), form)
+        self._act(request, name, list(queryset.values_list("pk", flat=True)), reason)
         return None
 
-    def _act(self, request, name: str, invoice_ids, form: OperatorReasonForm):
+    def _act(self, request, name: str, invoice_ids, reason: str):
         action = INVOICE_ACTIONS[name]
         if not self._may(request, action):
             raise PermissionDenied
         results = operator_actions.invoices_operator_act(
             action=name,
             invoice_ids=invoice_ids,
-            reason=form.cleaned_data["reason"],
+            reason=reason,
             operator=request.user.get_username(),
         )
         for result in results:
@@ -582,27 +600,6 @@ class InvoiceAdmin(OnlyPermittedActions, admin.ModelAdmin):
                 f"Invoice {result.invoice_id}: {result.outcome}.",
                 level=messages.SUCCESS if result.done else messages.WARNING,
             )
-
-    def _invoice_reason_page(self, request, name: str, invoices, form, *, hidden, cancel_url=None):
-        action = INVOICE_ACTIONS[name]
-        if action.to_status:
-            intro = (
-                f"These invoices will be moved to {action.to_status}, with the reason kept in "
-                "their timeline. An invoice that has already moved on is left as it is."
-            )
-        else:
-            intro = f"{action.label} for these invoices; the reason is kept with each of them."
-        return _reason_page(
-            request,
-            self,
-            title=f"{action.label}: {invoices.count()} invoice(s)",
-            intro=intro,
-            chosen=invoices,
-            form=form,
-            hidden=hidden,
-            submit=action.label,
-            cancel_url=cancel_url or reverse("admin:invoices_invoice_changelist"),
-        )
 
     def get_urls(self):
         return [
@@ -626,15 +623,10 @@ class InvoiceAdmin(OnlyPermittedActions, admin.ModelAdmin):
         change_url = reverse("admin:invoices_invoice_change", args=[quote(invoice.pk)])
         form = OperatorReasonForm(request.POST if request.method == "POST" else None)
         if not form.is_valid():
-            return self._invoice_reason_page(
-                request,
-                name,
-                Invoice.objects.filter(pk=invoice.pk),
-                form,
-                hidden=[],
-                cancel_url=change_url,
-            )
-        self._act(request, name, [invoice.pk], form)
+            chosen = Invoice.objects.filter(pk=invoice.pk)
+            page = _invoice_reason_words(name, chosen, cancel_url=change_url)
+            return _reason_page(request, self, chosen=chosen, form=form, hidden=[], **page)
+        self._act(request, name, [invoice.pk], form.cleaned_data["reason"])
         return HttpResponseRedirect(change_url)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -23,7 +23,6 @@ import requests
 from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import Q
-from django.db.models.functions import Now
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
@@ -127,11 +126,17 @@ def _lease_take(invoice_id: str, *, renew: bool = False) -> bool:
     return invoices.update(callbacks_lease_until=now + lease) == 1
 
 
-# What is due is decided by the database's clock, while next_attempt_at is
-# written with the app's: the allowance keeps a callback written a moment ago
-# due on a database whose clock runs a little behind. A retry, tens of seconds
-# away, may leave a second early.
+# next_attempt_at is written by whichever process made the callback: the
+# allowance keeps one written a moment ago due on a worker whose clock runs a
+# little behind that process's. A retry, tens of seconds away, may leave a
+# second early.
 _DUE_ALLOWANCE = timedelta(seconds=1)
+
+
+def _due_by():
+    """The time up to which a pending callback is due: one answer for the worker's read
+    and for the lease's release, which asks whether more became due meanwhile."""
+    return timezone.now() + _DUE_ALLOWANCE
 
 
 def _due_with_merchant(invoice_id: str) -> list[CallbackDelivery]:
@@ -139,7 +144,7 @@ def _due_with_merchant(invoice_id: str) -> list[CallbackDelivery]:
         CallbackDelivery.objects.filter(
             invoice_id=invoice_id,
             state=CallbackDelivery.State.PENDING,
-            next_attempt_at__lte=Now() + _DUE_ALLOWANCE,
+            next_attempt_at__lte=_due_by(),
         )
         .select_related("merchant")
         .order_by("sequence", "pk")
@@ -175,9 +180,8 @@ def _lease_release(invoice_id: str) -> bool:
     released row (READ COMMITTED), so the callback is not left to the sweeper.
     """
     sql = _lease_release_sql(connection.alias)
-    due_by = timezone.now() + _DUE_ALLOWANCE  # as the worker's read of what is due
     with connection.cursor() as cursor:
-        cursor.execute(sql, [invoice_id, invoice_id, CallbackDelivery.State.PENDING, due_by])
+        cursor.execute(sql, [invoice_id, invoice_id, CallbackDelivery.State.PENDING, _due_by()])
         row = cursor.fetchone()
     return bool(row and row[0])
 
@@ -420,13 +424,6 @@ def callbacks_failed_ids(*, merchant: Merchant, since: datetime, until: datetime
         created_at__lt=until,
     )
     return list(failed.values_list("pk", flat=True))
-
-
-def callbacks_resend_failed(*, merchant: Merchant, since: datetime, until: datetime) -> int:
-    """Every callback of `merchant` written in [since, until) that was given up on, resent."""
-    return callbacks_resend(
-        delivery_ids=callbacks_failed_ids(merchant=merchant, since=since, until=until)
-    )
 
 
 def invoice_callback_resend(*, invoice_id: str) -> int:

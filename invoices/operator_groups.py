@@ -19,15 +19,11 @@ RESEND_CALLBACK = "resend_callback"
 POLL_PROVIDER = "poll_provider"
 ROTATE_MERCHANT_KEYS = "rotate_merchant_keys"
 
-OPERATOR_GROUPS: dict[str, str] = {
-    "viewer": "Sees merchants, services, invoices, their timelines and callbacks; changes nothing.",
-    "support": "As viewer, and resends callbacks and asks providers for a status now.",
-    "finance": "As viewer, and marks invoices paid, failed, expired or terminated, with a reason.",
-    "admin": "Everything: merchants and their keys, services, every operator action.",
-}
-
 
 def _group_filters() -> dict[str, Q]:
+    """Each group and its permissions: viewer sees everything and changes nothing, support
+    also resends callbacks and polls providers, finance also moves statuses, admin has every
+    permission of the app, merchants' keys included."""
     invoice_permission = Q(content_type__app_label="invoices")
     sees_everything = invoice_permission & Q(codename__startswith="view_")
     return {

@@ -24,7 +24,6 @@ failing.
 
 import functools
 import json
-import logging
 from decimal import Decimal
 
 import redis
@@ -38,8 +37,6 @@ from redis.retry import Retry
 
 from config.redis_circuit import redis_circuit
 from invoices.models import Invoice
-
-logger = logging.getLogger(__name__)
 
 # The fields of the status box: the poll reads these and nothing else.
 STATUS_FIELDS = (

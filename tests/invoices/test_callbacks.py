@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from invoices import callbacks
 from invoices.models import CallbackAttempt, CallbackDelivery, Invoice
+from invoices.operator_actions import callbacks_operator_resend_failed
 from invoices.selectors import merchant_credentials
 from invoices.state_machine import Actor, invoice_move_status
 from tests.api import API
@@ -340,8 +341,12 @@ def test_resending_failed_callbacks_of_a_merchant_in_a_range(shop, receiver):
     CallbackDelivery.objects.update(state="failed")
     CallbackDelivery.objects.filter(invoice_id=ids[2]).update(created_at=now - timedelta(days=5))
 
-    count = callbacks.callbacks_resend_failed(
-        merchant=shop.merchant, since=now - timedelta(days=1), until=now + timedelta(minutes=1)
+    count = callbacks_operator_resend_failed(
+        merchant=shop.merchant,
+        since=now - timedelta(days=1),
+        until=now + timedelta(minutes=1),
+        reason="their endpoint was down",
+        operator="support",
     )
 
     assert count == 2
