@@ -1,6 +1,7 @@
 """How an invoice reads on the hosted page: labels, grouped numbers, amounts in the language."""
 
 import functools
+import hashlib
 from dataclasses import dataclass
 
 from babel.numbers import format_currency
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from connectors.codes.cards import card_number_grouped
 from invoices.currencies import amount_in_currency
 from invoices.models import Invoice
+from invoices.read_models import STATUS_FIELDS
 from invoices.statuses import FINAL_STATUSES, Status
 
 STATUS_TEXT = {
@@ -103,3 +105,13 @@ def qr_text_of(display_kind: str, requisites: dict) -> str | None:
     if display_kind == "deeplink":
         return requisites.get("deeplink")
     return requisites.get("qr_code")
+
+
+def fragment_key(*rendered_from) -> str:
+    """The name of a cached page fragment: a digest of everything it is rendered from (model
+    field values, language, ...), so any change is a new fragment, never a stale one."""
+    return hashlib.blake2b(repr(rendered_from).encode(), digest_size=16).hexdigest()
+
+
+def status_fragment_key(invoice: Invoice) -> str:
+    return fragment_key([getattr(invoice, name) for name in STATUS_FIELDS])

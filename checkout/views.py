@@ -6,11 +6,13 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import translation
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from checkout import presentation, rendering, services
+from checkout import presentation, services
 from connectors.codes import PaymentCodeError
 from connectors.codes.barcodes import barcode_svg
 from connectors.codes.qr import qr_png, qr_svg
@@ -18,7 +20,6 @@ from invoices import ratelimit, selectors
 from invoices import services as invoice_services
 from invoices.models import Invoice, Service
 from invoices.state_machine import Actor
-from invoices.status_cache import status_fields
 
 LANGUAGES = ("en", "uk")
 POLL_SECONDS = 3
@@ -33,13 +34,9 @@ def _language(request: HttpRequest, invoice: Invoice | None = None) -> str:
 
 
 def _page(request, template: str, context: dict, *, language: str, status: int = 200):
-    return _html_response(
-        request, rendering.render_html(template, context, language=language), language, status
-    )
-
-
-def _html_response(request, html: str, language: str, status: int = 200) -> HttpResponse:
-    response = HttpResponse(rendering.with_csrf_token(request, html), status=status)
+    """A page rendered by Django for this request (its CSRF token included), in `language`."""
+    with translation.override(language):
+        response = render(request, template, {**context, "language": language}, status=status)
     response["Content-Language"] = language
     return response
 
@@ -75,6 +72,7 @@ def _status_context(invoice: Invoice, *, language: str, swapped_in: bool) -> dic
     """
     return {
         "invoice": invoice,
+        "status_key": presentation.status_fragment_key(invoice),
         "swapped_in": swapped_in,
         "amount": presentation.money(invoice.amount, invoice.currency, language),
         "processed_amount": (
@@ -101,6 +99,8 @@ def _invoice_context(
         "merchant_name": invoice.merchant.name,
         "rows": presentation.requisite_rows(invoice),
         "has_qr": presentation.qr_text(invoice) is not None,
+        "qr_src": _image_src(invoice, "qr.svg", _qr_drawing(png=False)),
+        "barcode_src": _image_src(invoice, "barcode.svg", _barcode_drawing),
         "show_form": invoice.status == "created"
         and bool(invoice.confirmation_schema)
         and not final,
@@ -130,10 +130,6 @@ def _form_fields(invoice: Invoice, errors: dict, values: dict) -> list[dict]:
     return fields
 
 
-# Pages as first shown (no form errors): nearly every visit and reload of a hosted page.
-_invoice_pages = rendering.RenderedPages(max_entries=512)
-
-
 def _invoice_page(
     request,
     invoice: Invoice,
@@ -143,28 +139,19 @@ def _invoice_page(
     notice=None,
     status=200,
 ):
-    """The invoice page, rendered once per process for each state of its invoice and service
-    (but for the visitor's CSRF token)."""
     language = _language(request, invoice)
-
-    def render() -> str:
-        context = _invoice_context(
-            request, invoice, language=language, errors=errors, values=values, notice=notice
-        )
-        return rendering.render_html("checkout/invoice.html", context, language=language)
-
-    if errors or values or notice:
-        html = render()
-    else:
-        rendered_from = rendering.digest(
-            language,
-            bool(request.htmx),
-            [getattr(invoice, field.attname) for field in Invoice._meta.concrete_fields],
-            [getattr(invoice.service, field.attname) for field in Service._meta.concrete_fields],
-            invoice.merchant.name,
-        )
-        html = _invoice_pages.get_or_render(rendered_from, render)
-    response = _html_response(request, html, language, status)
+    context = _invoice_context(
+        request, invoice, language=language, errors=errors, values=values, notice=notice
+    )
+    # The summary and the payment details change only with the invoice, its
+    # service or its merchant's name: templates/checkout/invoice.html keeps
+    # them rendered under this key (and the status box under its own).
+    context["display_key"] = presentation.fragment_key(
+        [getattr(invoice, field.attname) for field in Invoice._meta.concrete_fields],
+        [getattr(invoice.service, field.attname) for field in Service._meta.concrete_fields],
+        invoice.merchant.name,
+    )
+    response = _page(request, "checkout/invoice.html", context, language=language, status=status)
     response.frame_ancestors = invoice.merchant.frame_ancestors
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -262,28 +249,18 @@ def confirm(request: HttpRequest, invoice_id: str) -> HttpResponse:
     return HttpResponseRedirect(f"/hpp/?cpi={invoice_id}", status=303)
 
 
-# The status box as the poll sends it, once per process for each state.
-_status_boxes = rendering.RenderedPages(max_entries=4096)
-
-
 @require_GET
 def status(request: HttpRequest, invoice_id: str) -> HttpResponse:
     invoice = selectors.invoice_status_get(invoice_id=invoice_id)
     if invoice is None:
         return _not_found(request)
     language = _language(request, invoice)
-    swapped_in = bool(request.htmx)
-    # Every open page polls every few seconds and nearly always finds the same
-    # state; the box depends only on the status fields, the language and htmx.
-    html = _status_boxes.get_or_render(
-        rendering.digest(language, swapped_in, status_fields(invoice)),
-        lambda: rendering.render_html(
-            "checkout/partials/status.html",
-            _status_context(invoice, language=language, swapped_in=swapped_in),
-            language=language,
-        ),
+    response = _page(
+        request,
+        "checkout/partials/status.html",
+        _status_context(invoice, language=language, swapped_in=bool(request.htmx)),
+        language=language,
     )
-    response = _html_response(request, html, language)
     patch_vary_headers(response, ["HX-Request"])
     add_never_cache_headers(response)  # a status is only ever true now
     return response
@@ -313,13 +290,27 @@ def simulate(request: HttpRequest, invoice_id: str) -> HttpResponse:
 # Images ------------------------------------------------------------------------
 
 
+def _image_version(identity: str) -> str:
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
+def _image_src(invoice: Invoice, image: str, draw) -> str | None:
+    """The image's URL as the page links it: named by its content, so it is cached for good."""
+    drawing = draw(selectors.PaymentCode(invoice.service.display_kind, invoice.requisites))
+    if drawing is None:
+        return None
+    return f"/hpp/{invoice.id}/{image}?v={_image_version(drawing[0])}"
+
+
 def _image(request: HttpRequest, invoice_id: str, *, image: str, draw) -> HttpResponse:
     """An invoice's image with a strong ETag from its content's identity.
 
     `draw(code)` gives (identity, render, content type) for the invoice's
     payment code, or None when it has no such image. Images never change, so
     this process remembers the last ones it served, and every process shares
-    what any of them rendered.
+    what any of them rendered. Asked for by its content's version (`?v=`, as
+    the page links it), the answer may be kept for good; Django's
+    ConditionalGetMiddleware answers a repeated ETag with 304.
     """
     images = caches["images"]
     remembered_as = f"{image}:{invoice_id}"
@@ -330,23 +321,23 @@ def _image(request: HttpRequest, invoice_id: str, *, image: str, draw) -> HttpRe
         if drawing is None:
             return _not_found(request)
         identity, render_image, content_type = drawing
-        etag = '"' + hashlib.sha256(identity.encode()).hexdigest()[:32] + '"'
-        body = cache.get(f"image:{etag}")
+        version = _image_version(identity)
+        body = cache.get(f"image:{version}")
         if body is None:
             try:
                 body = render_image()
             except PaymentCodeError:
                 return _not_found(request)
-            cache.set(f"image:{etag}", body, timeout=24 * 3600)
-        remembered = (etag, content_type, body)
+            cache.set(f"image:{version}", body, timeout=24 * 3600)
+        remembered = (version, content_type, body)
         images.set(remembered_as, remembered)
-    etag, content_type, body = remembered
-    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-        response = HttpResponse(status=304)
+    version, content_type, body = remembered
+    response = HttpResponse(body, content_type=content_type)
+    response["ETag"] = f'"{version}"'
+    if request.GET.get("v") == version:
+        response["Cache-Control"] = "public, max-age=31536000, immutable"
     else:
-        response = HttpResponse(body, content_type=content_type)
-    response["ETag"] = etag
-    response["Cache-Control"] = "private, max-age=3600"
+        response["Cache-Control"] = "private, max-age=3600"
     return response
 
 

@@ -14,7 +14,7 @@ class RedisCircuit:
     Redis only accelerates (the status poll) or counts (rate limits): when it
     is down or hangs, each request would otherwise wait out a timeout on every
     call. Tripped by the first failure, it keeps callers away from Redis for
-    STATUS_CACHE_PAUSE_SECONDS, then lets them try again.
+    REDIS_PAUSE_SECONDS, then lets them try again.
     """
 
     def __init__(self):
@@ -26,7 +26,7 @@ class RedisCircuit:
     def trip(self, error: Exception) -> None:
         if not self.open():
             logger.warning("Redis failed, going on without it for a while: %s", error)
-        self.closed_until = time.monotonic() + settings.STATUS_CACHE_PAUSE_SECONDS
+        self.closed_until = time.monotonic() + settings.REDIS_PAUSE_SECONDS
 
     def reset(self) -> None:
         self.closed_until = 0.0

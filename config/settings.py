@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "invoices.api_errors.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # ETags and 304s for GET answers (the API document, images), from Django itself.
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.locale.PageLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -287,13 +289,17 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# The status poll's entries in Redis (invoices/status_cache.py): how long one
-# lives, which bounds how long a status written around the state machine (a
-# data fix) stays unseen by polls; how long Redis may take to answer before a
-# poll reads PostgreSQL instead; and how long a process then leaves Redis alone.
-STATUS_CACHE_SECONDS = env.float("STATUS_CACHE_SECONDS", default=5.0)
-STATUS_CACHE_TIMEOUT_SECONDS = env.float("STATUS_CACHE_TIMEOUT_SECONDS", default=0.05)
-STATUS_CACHE_PAUSE_SECONDS = env.float("STATUS_CACHE_PAUSE_SECONDS", default=5.0)
+# The read models in Redis (invoices/read_models.py: the status box, the API
+# document): how long one lives, which bounds how long a status written around
+# the state machine (a data fix) stays unseen; how long Redis may take to
+# answer before a request reads PostgreSQL instead; and how long a process
+# then leaves Redis alone (config/redis_circuit.py).
+READ_MODEL_SECONDS = env.float("READ_MODEL_SECONDS", default=5.0)
+READ_MODEL_TIMEOUT_SECONDS = env.float("READ_MODEL_TIMEOUT_SECONDS", default=0.05)
+REDIS_PAUSE_SECONDS = env.float("REDIS_PAUSE_SECONDS", default=5.0)
+# Merchants as the API authenticates them (invoices/catalog.py), written through
+# on every save; this bounds a change made around the ORM (a psql fix).
+CATALOG_SECONDS = env.float("CATALOG_SECONDS", default=60.0)
 # An invoice's QR code and barcode never change (its requisites are written
 # once, with the invoice), so each process keeps the images it served last:
 # a repeated image costs neither a query nor a trip to Redis.
@@ -302,6 +308,17 @@ CACHES["images"] = {
     "LOCATION": "images",
     "TIMEOUT": 3600,
     "OPTIONS": {"MAX_ENTRIES": 2000},
+}
+
+# Rendered fragments of the hosted pages ({% cache %} in templates/checkout):
+# each is named by a digest of everything it is rendered from, so a fragment
+# can never be stale and needs no invalidation; each process keeps its own,
+# which saves the trip to Redis that would cost about as much as rendering.
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "fragments",
+    "TIMEOUT": 3600,
+    "OPTIONS": {"MAX_ENTRIES": 5000},
 }
 
 # Failed admin logins are counted by axes in a cache every web process shares

@@ -404,15 +404,18 @@ def _create_response(caller: ApiCaller, document: InvoiceCreateDocument) -> Http
 )
 def read_invoice(request: HttpRequest, invoice_id: str):
     presented: PresentedCredentials = request.auth
-    read = selectors.invoice_get_authenticated(
+    read = selectors.invoice_document_get_authenticated(
         account_id=presented.account_id, secret_key=presented.secret_key, invoice_id=invoice_id
     )
     if read is None:
         raise AuthenticationError
-    if read.invoice is None:
+    _merchant, document = read
+    if document is None:
         raise Http404
-    response = _json(invoice_document(read.invoice))
-    # What another caller's credentials get is another answer.
+    response = _json(document)
+    # What another caller's credentials get is another answer. Django's
+    # ConditionalGetMiddleware gives the ETag and answers a matching
+    # If-None-Match with 304, only once the credentials were accepted here.
     patch_vary_headers(response, ["Authorization"])
     return response
 

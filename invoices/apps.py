@@ -6,7 +6,10 @@ class InvoicesConfig(AppConfig):
     name = "invoices"
 
     def ready(self):
+        from invoices import catalog
         from invoices.operator_groups import sync_after_migrate
+
+        catalog.connect()
 
         # After Django's own receiver (connected first, as auth comes first in
         # INSTALLED_APPS) has created this app's permissions.

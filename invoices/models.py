@@ -155,6 +155,9 @@ class Invoice(models.Model):
     # The connector at creation: the provider that knows this invoice, even if
     # the service is later moved to another one.
     connector = models.CharField(max_length=50)
+    # Whether that provider is asked for the status while the invoice waits on
+    # it: fixed with the connector, so a move schedules its polls from the row.
+    provider_polled = models.BooleanField(default=False, db_default=False)
     reference_id = models.CharField(max_length=255)
     test_mode = models.BooleanField()
 

@@ -4,16 +4,45 @@ The same document answers `GET /api/payment-invoices/{id}` and is the body of
 every callback, so it is built in one place.
 """
 
+import functools
 from datetime import datetime
 from typing import Any
 
 import simplejson
+from django.conf import settings
+from django.templatetags.static import static
 
 from invoices.currencies import amount_in_currency
-from invoices.models import Invoice
-from invoices.selectors import absolute_url, method_logo_url
+from invoices.models import Invoice, Service
 
 RESOURCE_TYPE = "payment-invoices"
+
+
+def absolute_url(path_or_url: str) -> str:
+    """Links handed to merchants and providers are absolute."""
+    if path_or_url.startswith(("http://", "https://")):
+        return path_or_url
+    return settings.PUBLIC_BASE_URL + path_or_url
+
+
+def method_logo_url(*, service: Service) -> str | None:
+    if not service.method_logo:
+        return None
+    return _logo_url(
+        service.method_logo,
+        settings.PUBLIC_BASE_URL,
+        settings.STATIC_URL,
+        settings.STORAGES["staticfiles"]["BACKEND"],
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _logo_url(logo: str, *settings_it_depends_on: str) -> str:
+    # Static files and their hashed names do not change while a process runs;
+    # looking the name up cost every invoice document as much as a query.
+    if logo.startswith(("http://", "https://")):
+        return logo
+    return absolute_url(static(logo))
 
 
 def _unix(moment: datetime | None) -> int | None:

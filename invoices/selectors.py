@@ -1,18 +1,16 @@
 """Reads: every query that answers a question about merchants and invoices."""
 
 import base64
-import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
-from django.templatetags.static import static
 
-from invoices import keys, status_cache
+from invoices import catalog, keys, read_models
 from invoices.models import Invoice, Merchant, MerchantService, Service
-from invoices.status_cache import STATUS_FIELDS
+from invoices.read_models import STATUS_FIELDS
+from invoices.resources import invoice_document
 
 
 def _secret_key_mode(secret_key: str) -> bool | None:
@@ -34,8 +32,10 @@ def merchant_authenticate(*, account_id: str, secret_key: str) -> tuple[Merchant
     test_mode = _secret_key_mode(secret_key)
     if test_mode is None:
         return None
-    merchant = Merchant.objects.filter(account_id=account_id, is_active=True).first()
-    if merchant is None or not _secret_key_matches(merchant, secret_key, test_mode):
+    merchant = catalog.merchant_by_account(account_id)
+    if merchant is None or not merchant.is_active:
+        return None
+    if not _secret_key_matches(merchant, secret_key, test_mode):
         return None
     return merchant, test_mode
 
@@ -125,33 +125,6 @@ def invoices_found_by_operator(*, invoices: QuerySet[Invoice], term: str) -> Que
     )
 
 
-def absolute_url(path_or_url: str) -> str:
-    """Links handed to merchants and providers are absolute."""
-    if path_or_url.startswith(("http://", "https://")):
-        return path_or_url
-    return settings.PUBLIC_BASE_URL + path_or_url
-
-
-def method_logo_url(*, service: Service) -> str | None:
-    if not service.method_logo:
-        return None
-    return _logo_url(
-        service.method_logo,
-        settings.PUBLIC_BASE_URL,
-        settings.STATIC_URL,
-        settings.STORAGES["staticfiles"]["BACKEND"],
-    )
-
-
-@functools.lru_cache(maxsize=256)
-def _logo_url(logo: str, *settings_it_depends_on: str) -> str:
-    # Static files and their hashed names do not change while a process runs;
-    # looking the name up cost every invoice document as much as a query.
-    if logo.startswith(("http://", "https://")):
-        return logo
-    return absolute_url(static(logo))
-
-
 INVOICE_ID_PATTERN = re.compile(r"^cpi_[A-Za-z0-9]{16}$")
 
 
@@ -173,18 +146,17 @@ def invoice_exists(*, invoice_id: str) -> bool:
 
 
 def invoice_status_get(*, invoice_id: str) -> Invoice | None:
-    """The invoice with only the fields of its status box: from the shared cache, else one
-    primary-key read without joins (other fields load lazily if touched), offered to the
-    cache for the next poll."""
+    """The invoice with only the fields of its status box: its read model, else one
+    primary-key read without joins (other fields load lazily if touched), offered back."""
     if not INVOICE_ID_PATTERN.match(invoice_id):
         return None
-    if (invoice := status_cache.remembered(invoice_id)) is not None:
+    if (invoice := read_models.status_get(invoice_id)) is not None:
         return invoice
     try:
         invoice = Invoice.objects.only(*STATUS_FIELDS).get(pk=invoice_id)
     except Invoice.DoesNotExist:
         return None
-    status_cache.remember(status_cache.status_fields(invoice))
+    read_models.status_offer(invoice)
     return invoice
 
 
@@ -206,42 +178,35 @@ def invoice_payment_code_get(*, invoice_id: str) -> PaymentCode | None:
     return PaymentCode(*row) if row else None
 
 
-@dataclass(frozen=True)
-class AuthenticatedRead:
-    merchant: Merchant
-    test_mode: bool
-    invoice: Invoice | None  # None: the caller has no such invoice in the key's mode
-
-
-def invoice_get_authenticated(
+def invoice_document_get_authenticated(
     *, account_id: str, secret_key: str, invoice_id: str
-) -> AuthenticatedRead | None:
-    """Authenticate the credentials and read the caller's invoice; None if they are refused.
+) -> tuple[Merchant, bytes | None] | None:
+    """The API document of the caller's invoice: None if the credentials are refused, and
+    `(merchant, None)` if the caller has no such invoice in the key's mode.
 
-    The invoice is read together with its merchant (or is this process's copy
-    of both), and the key checked against that merchant exactly as
-    `merchant_authenticate` checks it: a read of one's own invoice is one query
-    at most. Anything else (another merchant's invoice, an unknown one, a wrong
-    key) authenticates on its own.
+    The merchant comes from the catalog and the document from its read model,
+    so a read of one's own invoice usually touches no database; a missing
+    document is rendered from the row and offered back.
     """
-    test_mode = _secret_key_mode(secret_key)
-    if test_mode is None:
-        return None
-    invoice = invoice_get(invoice_id=invoice_id)
-    if invoice is not None:
-        merchant = invoice.merchant
-        if (
-            merchant.account_id == account_id
-            and merchant.is_active
-            and _secret_key_matches(merchant, secret_key, test_mode)
-        ):
-            if invoice.test_mode != test_mode:
-                return AuthenticatedRead(merchant=merchant, test_mode=test_mode, invoice=None)
-            return AuthenticatedRead(merchant=merchant, test_mode=test_mode, invoice=invoice)
     found = merchant_authenticate(account_id=account_id, secret_key=secret_key)
     if found is None:
         return None
-    return AuthenticatedRead(merchant=found[0], test_mode=found[1], invoice=None)
+    merchant, test_mode = found
+    if not INVOICE_ID_PATTERN.match(invoice_id):
+        return merchant, None
+    document = read_models.document_get(invoice_id)
+    if document is None:
+        invoice = _invoices_with_relations().filter(pk=invoice_id).first()
+        if invoice is None:
+            return merchant, None
+        body = invoice_document(invoice)
+        read_models.document_offer(invoice, body)
+        document = read_models.InvoiceDocument(
+            merchant_id=invoice.merchant_id, test_mode=invoice.test_mode, body=body
+        )
+    if document.merchant_id != merchant.pk or document.test_mode != test_mode:
+        return merchant, None
+    return merchant, document.body
 
 
 @dataclass(frozen=True)

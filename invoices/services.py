@@ -31,7 +31,7 @@ from connectors.base import (
 )
 from connectors.registry import UnknownConnector, get_connector
 from connectors.requisites import requisites_problems
-from invoices import keys, selectors
+from invoices import catalog, keys, read_models, selectors
 from invoices.combined_writes import Insert, write_together
 from invoices.confirmation import (
     PayloadProblem,
@@ -59,6 +59,15 @@ from invoices.state_machine import (
 from invoices.statuses import Resolution, Status
 
 logger = logging.getLogger(__name__)
+
+
+def _move(**move: Any) -> Invoice:
+    """Every move the services make: the state machine's, then, once it is committed, the
+    invoice's read models (the one place they are written from a move)."""
+    invoice = invoice_move_status(**move)
+    read_models.refresh_after_commit(invoice)
+    return invoice
+
 
 MAX_AMOUNT_DIGITS = 15
 RETURN_URL_OUTCOMES = ("success", "pending", "fail", "expired")
@@ -147,6 +156,7 @@ def merchant_rotate_secrets(*, merchant: Merchant) -> keys.IssuedCredentials:
     """Replace both secret keys and the webhook secret; the old ones stop working at once."""
     Merchant.objects.filter(pk=merchant.pk).update(**_new_secret_fields())
     merchant.refresh_from_db()
+    catalog.merchant_saved(merchant)
     return selectors.merchant_credentials(merchant=merchant)
 
 
@@ -270,6 +280,7 @@ def invoice_create(
             merchant=merchant,
             service=service,
             connector=connector.name,
+            provider_polled=connector.polls_status,
             reference_id=reference_id,
             test_mode=test_mode,
             amount=amount,
@@ -368,7 +379,7 @@ def _invoice_store(
     # Stored and failed together: never a created invoice without requisites.
     with transaction.atomic():
         write_together([Insert(invoice), Insert(created)])
-        return invoice_move_status(
+        return _move(
             invoice_id=invoice.id,
             expected_from={Status.CREATED},
             to_status=Status.PROCESS_FAILED,
@@ -551,7 +562,7 @@ def invoice_confirm(*, invoice_id: str, payload: Mapping[str, Any], actor: Actor
 
     try:
         # The confirmation is stored by the move's own UPDATE: both or neither.
-        confirmed = invoice_move_status(
+        confirmed = _move(
             invoice_id=invoice_id,
             expected_from={Status.CREATED},
             to_status=Status.PROCESSING,
@@ -618,7 +629,7 @@ def invoice_apply_provider_status(
         logger.warning("invoice %s: ignoring provider status %r", invoice_id, answer.status)
         return invoice
     try:
-        return invoice_move_status(
+        return _move(
             invoice_id=invoice_id,
             to_status=answer.status,
             resolution=answer.resolution,
@@ -767,7 +778,7 @@ def invoices_expire_overdue(*, batch: int = EXPIRY_BATCH, max_batches: int = 20)
         )
         for invoice_id in overdue:
             try:
-                invoice_move_status(
+                _move(
                     invoice_id=invoice_id,
                     expected_from=OPEN_STATUSES,
                     to_status=Status.EXPIRED,
@@ -796,7 +807,7 @@ OPERATOR_MOVES = {
 def invoice_operator_move(*, invoice_id: str, outcome: str, reason: str, operator: str) -> Invoice:
     """An operator marks an invoice paid, failed, expired or terminated, with a recorded reason."""
     to_status, resolution = OPERATOR_MOVES[outcome]
-    return invoice_move_status(
+    return _move(
         invoice_id=invoice_id,
         to_status=to_status,
         resolution=resolution,

@@ -18,8 +18,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from connectors.registry import get_connector
-from invoices import status_cache
 from invoices.models import Invoice, InvoiceEvent, RefusedMove
 from invoices.statuses import FINAL_STATUSES, PAID_STATUSES, Resolution, Status
 
@@ -217,10 +215,6 @@ def _move(
             created_at=now,
         )
         callback_outbox_write(invoice=invoice, event=event)
-        if status_cache.enabled():
-            # After the commit: a poll must never see a move that may still roll back.
-            moved_fields = status_cache.status_fields(invoice)
-            transaction.on_commit(lambda: status_cache.remember(moved_fields))
     return invoice
 
 
@@ -244,7 +238,7 @@ def _polling_after(invoice: Invoice, to_status: str, now) -> dict[str, Any]:
     """When to ask the provider next, once the invoice is in `to_status`."""
     if to_status in FINAL_STATUSES or to_status not in WAITING_ON_PROVIDER:
         return {"next_poll_at": None, "poll_attempts": 0}
-    if not get_connector(invoice.connector).polls_status:
+    if not invoice.provider_polled:
         return {"next_poll_at": None, "poll_attempts": 0}
     first = timedelta(seconds=settings.POLL_FIRST_DELAY_SECONDS)
     return {"next_poll_at": now + first, "poll_attempts": 0}

@@ -105,11 +105,11 @@ def _isolated_cache(settings):
     axes_cache = {**settings.CACHES["axes"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
     settings.CACHES = {
         alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": alias}
-        for alias in ("default", "images")
+        for alias in ("default", "images", "fragments")
     } | {"axes": axes_cache}
     from django.core.cache import caches
 
-    for alias in ("default", "images"):
+    for alias in ("default", "images", "fragments"):
         caches[alias].clear()
     # Axes' handler holds on to the cache object it was built with: build it on this test's.
     from axes.handlers.proxy import AxesProxyHandler

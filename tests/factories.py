@@ -4,6 +4,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
+from connectors.registry import get_connector
 from invoices import keys, services
 from invoices.models import Invoice, Merchant, MerchantService, Service
 
@@ -59,6 +60,9 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
     merchant = factory.SubFactory(MerchantFactory)
     service = factory.SubFactory(ServiceFactory)
     connector = "test"
+    provider_polled = factory.LazyAttribute(
+        lambda invoice: get_connector(invoice.connector).polls_status
+    )
     reference_id = factory.Sequence(lambda n: f"order-{n}")
     test_mode = True
     amount = Decimal("2126.68")

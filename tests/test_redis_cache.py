@@ -8,7 +8,7 @@ from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
-from invoices import ratelimit, status_cache
+from invoices import ratelimit, read_models
 
 pytestmark = pytest.mark.redis
 
@@ -58,10 +58,10 @@ def test_a_rate_limit_counts_every_attempt_from_many_threads(shared_cache):
     assert results.count(True) == 30 and results.count(False) == 20
 
 
-def test_the_status_cache_runs_on_it(shared_cache):
+def test_the_read_models_run_on_it(shared_cache):
     # The poll's cache needs the default cache to be Redis: a backend
     # the status cache did not recognise would silently send every poll to PostgreSQL.
-    assert status_cache.enabled()
+    assert read_models.enabled()
 
 
 @pytest.mark.skipif(not django_settings.REDIS_URL, reason="without Redis the cache is in memory")

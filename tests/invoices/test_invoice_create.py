@@ -162,6 +162,7 @@ class RecordingConnector:
 
     name = "recording"
     issues_locally = False  # a provider's: every call reaches it
+    polls_status = False
 
     def __init__(self, answers):
         self.answers = list(answers)

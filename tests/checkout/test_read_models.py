@@ -1,5 +1,6 @@
-"""The status poll with a shared cache (Redis): no database once cached, never an older status
-than the database's, and Redis down or hanging costs a poll at most a short timeout."""
+"""The read models in the shared cache (Redis): the status poll and the API read touch no
+database once cached, never show an older status than the database's, and Redis down or
+hanging costs a request at most a short timeout."""
 
 import secrets
 import socket
@@ -10,9 +11,11 @@ from decimal import Decimal
 import pytest
 from django.conf import settings as django_settings
 
-from invoices import selectors, status_cache
+from connectors.base import ProviderStatus
+from invoices import read_models, selectors
 from invoices.models import Invoice
-from invoices.state_machine import Actor, invoice_move_status
+from invoices.services import invoice_apply_provider_status
+from invoices.state_machine import Actor
 from tests.factories import demo_shop_invoice
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
@@ -28,6 +31,7 @@ def _use_redis_cache(settings, location: str) -> None:
             "OPTIONS": {"socket_connect_timeout": 0.1, "socket_timeout": 0.1},  # as configured
         },
         "images": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "fragments": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     }
 
 
@@ -38,11 +42,13 @@ def invoice_id(settings):
 
 
 def _invoice_move(invoice_id: str, to_status: str) -> None:
-    invoice_move_status(
+    """A move as the services make it: the provider's word, then the read models refreshed."""
+    invoice_apply_provider_status(
         invoice_id=invoice_id,
-        to_status=to_status,
-        resolution="ok",
-        processed_amount=Decimal("2126.68") if to_status == "processed" else None,
+        answer=ProviderStatus(
+            status=to_status,
+            processed_amount=Decimal("2126.68") if to_status == "processed" else None,
+        ),
         cause="test",
         actor=Actor("test"),
     )
@@ -82,10 +88,10 @@ def test_a_cached_poll_reads_no_database_and_shows_every_move(
 def test_a_row_read_before_a_move_never_replaces_what_the_move_wrote(
     client, invoice_id, django_capture_on_commit_callbacks
 ):
-    before = status_cache.status_fields(Invoice.objects.get(pk=invoice_id))
+    before = Invoice.objects.get(pk=invoice_id)
     _move(invoice_id, "processing", django_capture_on_commit_callbacks)
     # A poll that read the row before the move offers it only now:
-    status_cache.remember(before)
+    read_models.status_offer(before)
     assert 'data-status="processing"' in client.get(f"/hpp/{invoice_id}/status").content.decode()
 
 
@@ -118,7 +124,7 @@ def test_of_two_moves_the_newer_is_shown_whichever_write_lands_last(
 def test_a_status_written_around_the_state_machine_shows_within_the_entrys_life(
     client, invoice_id, settings, django_capture_on_commit_callbacks
 ):
-    settings.STATUS_CACHE_SECONDS = 0.3
+    settings.READ_MODEL_SECONDS = 0.3
     _move(invoice_id, "processing", django_capture_on_commit_callbacks)
     assert 'data-status="processing"' in client.get(f"/hpp/{invoice_id}/status").content.decode()
     Invoice.objects.filter(pk=invoice_id).update(status="processed")  # a data fix in a shell
@@ -182,14 +188,14 @@ def test_racing_moves_with_a_delayed_cache_write_never_leave_an_older_status(
     race on each invoice, and the older cache write is delayed a few ms."""
     _use_redis_cache(settings, django_settings.REDIS_URL)
     invoice_ids = [demo_shop_invoice("test_uah_invoice", "UAH", f"race-{n}").id for n in range(20)]
-    remember = status_cache.remember
+    refresh = read_models.refresh
 
-    def delayed_when_older(fields):
-        if fields["status"] == "expired":
+    def delayed_when_older(invoice, **kwargs):
+        if invoice.status == "expired":
             time.sleep(0.005)
-        remember(fields)
+        refresh(invoice, **kwargs)
 
-    monkeypatch.setattr(status_cache, "remember", delayed_when_older)
+    monkeypatch.setattr(read_models, "refresh", delayed_when_older)
 
     def expire(invoice_id):
         _try_move(invoice_id, "expired")
@@ -215,12 +221,8 @@ def test_racing_moves_with_a_delayed_cache_write_never_leave_an_older_status(
 def _try_move(invoice_id: str, to_status: str) -> None:
     from django.db import connection
 
-    from invoices.state_machine import StatusMoveRefused
-
     try:
-        _invoice_move(invoice_id, to_status)
-    except StatusMoveRefused:
-        pass
+        _invoice_move(invoice_id, to_status)  # refused (and logged) if the other came first
     finally:
         connection.close()
 
@@ -238,3 +240,98 @@ def test_a_redis_that_never_answers_leaves_confirmations_working(
     assert response.status_code == 202, response.content
     assert time.monotonic() - started < 1
     assert Invoice.objects.get(pk=invoice["id"]).status == "processing"
+
+
+# The API document ----------------------------------------------------------------
+
+
+@pytest.fixture
+def shop_on_redis(shop, settings):
+    _use_redis_cache(settings, django_settings.REDIS_URL)
+    return shop
+
+
+def test_reading_ones_own_invoice_again_touches_no_database_and_sees_every_move(
+    shop_on_redis, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    shop = shop_on_redis
+    invoice_id = shop.create("order-read").json()["data"]["id"]
+    url = f"/api/payment-invoices/{invoice_id}"
+    first = shop.get(url)
+    assert first.status_code == 200 and first.json()["data"]["attributes"]["status"] == "created"
+    with django_assert_num_queries(0):
+        again = shop.get(url)
+    assert again.content == first.content
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _invoice_move(invoice_id, "processing")
+    with django_assert_num_queries(0):
+        moved = shop.get(url)
+    attributes = moved.json()["data"]["attributes"]
+    assert (attributes["status"], attributes["sequence"]) == ("processing", 2)
+
+
+def test_an_unchanged_document_answers_304_to_its_etag_and_a_changed_one_200(
+    shop_on_redis, django_capture_on_commit_callbacks
+):
+    shop = shop_on_redis
+    invoice_id = shop.create("order-etag").json()["data"]["id"]
+    url = f"/api/payment-invoices/{invoice_id}"
+    first = shop.get(url)
+    etag = first["ETag"]
+    assert etag and "Authorization" in first["Vary"]
+    auth = shop.auth()
+    unchanged = shop.client.get(url, HTTP_AUTHORIZATION=auth, HTTP_IF_NONE_MATCH=etag)
+    assert unchanged.status_code == 304 and unchanged.content == b""
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _invoice_move(invoice_id, "processing")
+    changed = shop.client.get(url, HTTP_AUTHORIZATION=auth, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert changed.json()["data"]["attributes"]["status"] == "processing"
+
+    # The ETag proves nothing without the credentials: no 304 for a stranger.
+    stranger = shop.client.get(url, HTTP_IF_NONE_MATCH=changed["ETag"])
+    assert stranger.status_code == 401
+
+
+def test_a_cached_document_is_only_its_merchants_in_its_mode(shop_on_redis):
+    from tests.api import MerchantApi
+    from tests.factories import MerchantServiceFactory
+
+    invoice_id = shop_on_redis.create("order-mine").json()["data"]["id"]
+    url = f"/api/payment-invoices/{invoice_id}"
+    assert shop_on_redis.get(url).status_code == 200  # now cached
+    other = MerchantApi(
+        merchant=MerchantServiceFactory(
+            service=shop_on_redis.merchant.merchantservice_set.first().service
+        ).merchant
+    )
+    assert other.get(url).status_code == 404
+    assert shop_on_redis.get(url, live=True).status_code == 404
+
+
+def test_a_rotated_secret_key_is_refused_at_once(shop_on_redis, django_capture_on_commit_callbacks):
+    from invoices.services import merchant_rotate_secrets
+
+    invoice_id = shop_on_redis.create("order-rotate").json()["data"]["id"]
+    url = f"/api/payment-invoices/{invoice_id}"
+    old_auth = shop_on_redis.auth()
+    assert shop_on_redis.client.get(url, HTTP_AUTHORIZATION=old_auth).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):  # the rotation's commit
+        merchant_rotate_secrets(merchant=shop_on_redis.merchant)
+    assert shop_on_redis.client.get(url, HTTP_AUTHORIZATION=old_auth).status_code == 401
+    assert shop_on_redis.get(url).status_code == 200  # the new key
+
+
+def test_a_merchant_switched_off_in_the_admin_is_refused_at_once(
+    shop_on_redis, django_capture_on_commit_callbacks
+):
+    invoice_id = shop_on_redis.create("order-off").json()["data"]["id"]
+    url = f"/api/payment-invoices/{invoice_id}"
+    assert shop_on_redis.get(url).status_code == 200
+    merchant = shop_on_redis.merchant
+    merchant.is_active = False
+    with django_capture_on_commit_callbacks(execute=True):
+        merchant.save()
+    assert shop_on_redis.get(url).status_code == 401
