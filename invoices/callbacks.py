@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
-from invoices import selectors
+from invoices import selectors, tasks
 from invoices.combined_writes import Insert, Update, write_together
 from invoices.models import CallbackAttempt, CallbackDelivery, Invoice, InvoiceEvent, Merchant
 from invoices.resources import invoice_document
@@ -70,8 +70,6 @@ def callback_outbox_write(*, invoice: Invoice, event: InvoiceEvent) -> CallbackD
 
 
 def _enqueue_after_commit(invoice_ids: set[str]) -> None:
-    from invoices import tasks  # tasks import this module
-
     for invoice_id in invoice_ids:
         tasks.deliver_callbacks.delay_on_commit(invoice_id=invoice_id)
 
@@ -395,7 +393,6 @@ def callbacks_sweep(*, limit: int = 1000) -> int:
         .order_by("next_attempt_at")
         .values_list("invoice_id", flat=True)[:limit]
     )
-    from invoices import tasks
 
     for invoice_id in invoice_ids:
         tasks.deliver_callbacks.delay(invoice_id=invoice_id)
