@@ -1,10 +1,9 @@
-"""Callbacks to merchants (contract section 5): the outbox and its delivery.
+"""Callbacks to merchants (contract section 5): the delivery of what the outbox wrote.
 
-A status move writes its callback row in the move's own transaction
-(`callback_outbox_write`), so a callback exists exactly when its move does.
-Workers deliver what is written, one invoice at a time under a lease, outside
-any transaction; a sweeper re-enqueues whatever is due, so a lost Celery
-message, a killed worker or a restarted broker only delays a callback.
+Workers deliver what `outbox.callback_outbox_write` wrote, one invoice at a
+time under a lease, outside any transaction; a sweeper re-enqueues whatever
+is due, so a lost Celery message, a killed worker or a restarted broker only
+delays a callback.
 """
 
 import functools
@@ -28,50 +27,13 @@ from requests.adapters import HTTPAdapter
 
 from invoices import selectors, tasks
 from invoices.combined_writes import Insert, Update, write_together
-from invoices.models import CallbackAttempt, CallbackDelivery, Invoice, InvoiceEvent, Merchant
-from invoices.resources import invoice_document
-from invoices.signing import (
-    legacy_signature,
-    new_webhook_id,
-    standard_webhook_signature,
-    webhook_key,
-)
-from invoices.statuses import FINAL_STATUSES
+from invoices.models import CallbackAttempt, CallbackDelivery, Invoice, Merchant
+from invoices.signing import legacy_signature, standard_webhook_signature, webhook_key
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "invoice-checkout-callbacks/1.0"
 RESPONSE_EXCERPT_BYTES = 1000
-
-
-def callback_outbox_write(*, invoice: Invoice, event: InvoiceEvent) -> CallbackDelivery | None:
-    """Write the callback of a move. Runs inside the move's transaction."""
-    merchant = invoice.merchant
-    if merchant.callbacks_only_final and event.to_status not in FINAL_STATUSES:
-        return None
-    url = invoice.callback_url or merchant.callback_url
-    if not url:
-        return None
-    delivery = CallbackDelivery.objects.create(
-        invoice=invoice,
-        merchant=merchant,
-        event=event,
-        webhook_id=new_webhook_id(),
-        sequence=event.sequence,
-        test_mode=invoice.test_mode,
-        url=url,
-        body=invoice_document(invoice),
-        next_attempt_at=event.created_at,
-        pending_since=event.created_at,
-        created_at=event.created_at,
-    )
-    _enqueue_after_commit({invoice.id})
-    return delivery
-
-
-def _enqueue_after_commit(invoice_ids: set[str]) -> None:
-    for invoice_id in invoice_ids:
-        tasks.deliver_callbacks.delay_on_commit(invoice_id=invoice_id)
 
 
 # Delivery --------------------------------------------------------------------
@@ -408,7 +370,8 @@ def callbacks_resend(*, delivery_ids: list[int]) -> int:
     count = deliveries.update(
         state=CallbackDelivery.State.PENDING, next_attempt_at=now, pending_since=now
     )
-    _enqueue_after_commit(invoice_ids)
+    for invoice_id in invoice_ids:
+        tasks.deliver_callbacks.delay_on_commit(invoice_id=invoice_id)
     return count
 
 
