@@ -29,16 +29,16 @@ def forward_confirmation(*, invoice_id: str) -> None:
 
 @shared_task(acks_late=True)
 def deliver_callbacks(*, invoice_id: str) -> None:
-    from invoices import callbacks
+    from invoices import callback_delivery
 
-    callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+    callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id)
 
 
 @shared_task
 def sweep_callbacks() -> None:
-    from invoices import callbacks
+    from invoices import callback_delivery
 
-    callbacks.callbacks_sweep()
+    callback_delivery.callbacks_sweep()
 
 
 @shared_task(acks_late=True)
