@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from invoices import callbacks, selectors, services
+from invoices import callback_delivery, callback_http, selectors, services
 from invoices.models import CallbackDelivery, Invoice, Merchant, Service
 
 # One invoice every 20 seconds: about 4,300 a day, so 10,000 invoices are the
@@ -188,9 +188,9 @@ def flat_queries(*, merchant: Merchant, test_mode: bool) -> dict[str, str]:
         raise RuntimeError("the history has no callback due for a retry: is it filled?")
 
     def callbacks_delivery() -> None:
-        answered = callbacks.PostResult(status_code=200, error="", excerpt="", latency_ms=0)
-        with mock.patch("invoices.callbacks.post_callback", return_value=answered):
-            callbacks.invoice_callbacks_deliver(invoice_id=awaiting_callback)
+        answered = callback_http.PostResult(status_code=200, error="", excerpt="", latency_ms=0)
+        with mock.patch("invoices.callback_http.post_callback", return_value=answered):
+            callback_delivery.invoice_callbacks_deliver(invoice_id=awaiting_callback)
 
     def operator_search(model, term: str) -> Callable[[], object]:
         # The first page of the admin's list, found by its search box.
@@ -221,7 +221,7 @@ def flat_queries(*, merchant: Merchant, test_mode: bool) -> dict[str, str]:
             ),
             "poll sweep": services.invoices_claim_due_polls,
             "expiry sweep": lambda: services.invoices_expire_overdue(max_batches=1),
-            "callbacks sweep": callbacks.callbacks_sweep,
+            "callbacks sweep": callback_delivery.callbacks_sweep,
             "one invoice's due callbacks (worker)": callbacks_delivery,
             "admin search, an invoice id": operator_search(Invoice, middle.id),
             "admin search, a reference_id": operator_search(Invoice, reference),

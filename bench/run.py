@@ -243,8 +243,7 @@ MOVES = """
 import json, time
 from decimal import Decimal
 from django.db import transaction
-from invoices.callbacks import CallbackDelivery
-from invoices.models import Merchant
+from invoices.models import CallbackDelivery, Merchant
 from invoices.services import invoice_create
 from invoices.state_machine import Actor, invoice_move_status
 

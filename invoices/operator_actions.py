@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from invoices import callbacks, services
+from invoices import callback_delivery, services
 from invoices.models import CallbackDelivery, Invoice, Merchant, OperatorAction
 from invoices.operator_groups import MOVE_STATUS, POLL_PROVIDER, RESEND_CALLBACK
 from invoices.state_machine import ALLOWED_MOVES, WAITING_ON_PROVIDER, StatusMoveRefused
@@ -86,7 +86,7 @@ def _move(action: InvoiceAction, invoice_id: str, reason: str, operator: str) ->
 def _resend_latest_callback(
     action: InvoiceAction, invoice_id: str, reason: str, operator: str
 ) -> ActionResult:
-    if callbacks.invoice_callback_resend(invoice_id=invoice_id):
+    if callback_delivery.invoice_callback_resend(invoice_id=invoice_id):
         return ActionResult(invoice_id, True, "latest callback queued to be sent again")
     return ActionResult(invoice_id, False, "no callback to resend")
 
@@ -110,7 +110,7 @@ def callbacks_operator_resend(*, delivery_ids: list[int], reason: str, operator:
     deliveries = list(
         CallbackDelivery.objects.filter(pk__in=delivery_ids).values_list("invoice_id", "sequence")
     )
-    count = callbacks.callbacks_resend(delivery_ids=delivery_ids)
+    count = callback_delivery.callbacks_resend(delivery_ids=delivery_ids)
     for invoice_id, sequence in deliveries:
         _record(
             invoice_id,
@@ -127,7 +127,9 @@ def callbacks_operator_resend_failed(
 ) -> int:
     """Every callback of `merchant` given up on in [since, until), resent and recorded."""
     return callbacks_operator_resend(
-        delivery_ids=callbacks.callbacks_failed_ids(merchant=merchant, since=since, until=until),
+        delivery_ids=callback_delivery.callbacks_failed_ids(
+            merchant=merchant, since=since, until=until
+        ),
         reason=reason,
         operator=operator,
     )

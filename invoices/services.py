@@ -31,7 +31,7 @@ from connectors.base import (
 )
 from connectors.registry import UnknownConnector, get_connector
 from connectors.requisites import requisites_problems
-from invoices import catalog, keys, read_models, selectors
+from invoices import catalog, keys, read_models, selectors, tasks
 from invoices.combined_writes import Insert, write_together
 from invoices.confirmation import (
     PayloadProblem,
@@ -558,8 +558,6 @@ def invoice_confirm(*, invoice_id: str, payload: Mapping[str, Any], actor: Actor
             raise ConfirmationLocked(invoice_id)
         raise ConfirmationRejected(problems)
 
-    from invoices import tasks  # tasks import services: resolve the cycle at call time
-
     try:
         # The confirmation is stored by the move's own UPDATE: both or neither.
         confirmed = _move(
@@ -820,8 +818,6 @@ def invoice_operator_move(*, invoice_id: str, outcome: str, reason: str, operato
 
 def invoices_poll_soon(*, invoice_ids: list[str]) -> int:
     """Ask a worker to poll these invoices' providers now (those still waiting on one)."""
-    from invoices import tasks
-
     waiting = list(
         Invoice.objects.filter(pk__in=invoice_ids, status__in=WAITING_ON_PROVIDER).values_list(
             "id", flat=True
@@ -849,8 +845,6 @@ def provider_notification_receive(*, connector_name: str, request) -> bool:
         notification = connector.parse_notification(request)
     except (UnknownConnector, ProviderRejected) as refused:
         raise NotificationRefused(str(refused)) from None
-    from invoices import tasks
-
     answer = notification.status
     try:
         with transaction.atomic():

@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from invoices.models import Invoice, InvoiceEvent, RefusedMove
+from invoices.outbox import callback_outbox_write
 from invoices.statuses import FINAL_STATUSES, PAID_STATUSES, Resolution, Status
 
 OPEN_STATUSES = (Status.CREATED, Status.PROCESSING, Status.PROCESS_PENDING)
@@ -145,8 +146,6 @@ def _move(
     details: Mapping[str, Any] | None,
     also_set: Mapping[str, Any],
 ) -> Invoice:
-    from invoices.callbacks import callback_outbox_write  # callbacks render invoices, see resources
-
     if to_status == Status.PARTIALLY_PROCESSED and (
         processed_amount is None or processed_amount <= 0
     ):

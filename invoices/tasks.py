@@ -2,12 +2,15 @@
 
 Their queues are declared in settings.CELERY_TASK_ROUTES. Every task is
 idempotent: running it twice (a redelivery after a worker died) does no harm.
+
+Services import this module to enqueue; a task imports its service in its
+body. So imports run one way, from the services to the tasks, and nothing
+imported here at module level may import a service.
 """
 
 from celery import shared_task
 
 from connectors.base import ProviderUnavailable
-from invoices import callbacks, services
 
 
 @shared_task(
@@ -19,46 +22,64 @@ from invoices import callbacks, services
     max_retries=30,
 )
 def forward_confirmation(*, invoice_id: str) -> None:
+    from invoices import services
+
     services.invoice_forward_confirmation(invoice_id=invoice_id)
 
 
 @shared_task(acks_late=True)
 def deliver_callbacks(*, invoice_id: str) -> None:
-    callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+    from invoices import callback_delivery
+
+    callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id)
 
 
 @shared_task
 def sweep_callbacks() -> None:
-    callbacks.callbacks_sweep()
+    from invoices import callback_delivery
+
+    callback_delivery.callbacks_sweep()
 
 
 @shared_task(acks_late=True)
 def poll_invoice(*, invoice_id: str) -> None:
+    from invoices import services
+
     services.invoice_poll(invoice_id=invoice_id)
 
 
 @shared_task
 def poll_due_invoices() -> None:
+    from invoices import services
+
     for invoice_id in services.invoices_claim_due_polls():
         poll_invoice.delay(invoice_id=invoice_id)
 
 
 @shared_task
 def expire_overdue_invoices() -> None:
+    from invoices import services
+
     services.invoices_expire_overdue()
 
 
 @shared_task(acks_late=True)
 def process_provider_event(*, event_pk: int) -> None:
+    from invoices import services
+
     services.provider_event_process(event_pk=event_pk)
 
 
 @shared_task
 def sweep_provider_events() -> None:
+    from invoices import services
+
     for event_pk in services.provider_events_sweep():
         process_provider_event.delay(event_pk=event_pk)
 
 
 @shared_task
 def purge_idempotency_keys() -> None:
+    from invoices import services
+
     services.idempotency_keys_purge()

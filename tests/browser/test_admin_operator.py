@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from invoices import callbacks
+from invoices import callback_delivery
 from invoices.models import Invoice
 from tests.browser.conftest import PROJECT_ROOT, expect
 from tests.factories import move_to_processing
@@ -47,7 +47,7 @@ def invoice_with_history(demo):
     long_url = "http://127.0.0.1:9/merchant/callbacks/payment-invoices/" + "x" * 120
     invoice = demo.invoice(callback_url=long_url)
     move_to_processing(invoice.id)
-    callbacks.invoice_callbacks_deliver(invoice_id=invoice.id)
+    callback_delivery.invoice_callbacks_deliver(invoice_id=invoice.id)
     return invoice
 
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from invoices import callbacks
+from invoices import callback_delivery
 from invoices.models import CallbackDelivery, Invoice, InvoiceEvent, OperatorAction
 from tests.factories import move_to_processing
 from tests.operators import invoice_admin_url, resend_failed_form
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def failing_callback(shop):
     invoice_id = shop.create("order-1", callback_url="http://127.0.0.1:9/cb").json()["data"]["id"]
     move_to_processing(invoice_id)
-    callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+    callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id)
     return invoice_id
 
 

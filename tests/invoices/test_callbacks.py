@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from invoices import callbacks
+from invoices import callback_delivery, callback_http
 from invoices.models import CallbackAttempt, CallbackDelivery, Invoice
 from invoices.operator_actions import callbacks_operator_resend_failed
 from invoices.selectors import merchant_credentials
@@ -105,7 +105,7 @@ def test_delivery_is_signed_as_the_contract_says(shop, receiver):
     invoice_id = _invoice(shop, receiver.url)
     _move(invoice_id, "processing")
 
-    assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+    assert callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
 
     (request,) = receiver.received
     delivery = CallbackDelivery.objects.get()
@@ -142,24 +142,24 @@ def test_failures_are_retried_with_backoff_then_delivered(shop, settings):
         _move(invoice_id, "processing")
         delivery = CallbackDelivery.objects.get()
 
-        assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 0
+        assert callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id) == 0
         delivery.refresh_from_db()
         assert (delivery.state, delivery.attempts) == ("pending", 1)
         first_wait = (delivery.next_attempt_at - delivery.last_attempt_at).total_seconds()
         assert 5 <= first_wait <= 10.5
 
         # Not due yet: nothing is sent.
-        assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 0
+        assert callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id) == 0
         assert len(receiver.received) == 1
 
         CallbackDelivery.objects.update(next_attempt_at=timezone.now())
-        callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+        callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id)
         delivery.refresh_from_db()
         second_wait = (delivery.next_attempt_at - delivery.last_attempt_at).total_seconds()
         assert 10 <= second_wait <= 20.5
 
         CallbackDelivery.objects.update(next_attempt_at=timezone.now())
-        assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+        assert callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
         codes = list(CallbackAttempt.objects.values_list("status_code", flat=True))
         assert codes == [500, 404, 200]
         ids = {r.headers["webhook-id"] for r in receiver.received}
@@ -174,7 +174,7 @@ def test_timeouts_and_refused_connections_are_recorded(shop, settings):
     try:
         invoice_id = _invoice(shop, slow.url)
         _move(invoice_id, "processing")
-        callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+        callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id)
         attempt = CallbackAttempt.objects.get()
         assert attempt.status_code is None and "timed out" in attempt.error
     finally:
@@ -183,7 +183,7 @@ def test_timeouts_and_refused_connections_are_recorded(shop, settings):
     closed_port_url = "http://127.0.0.1:9/callbacks"
     other = _invoice(shop, closed_port_url, reference="order-2")
     _move(other, "processing")
-    callbacks.invoice_callbacks_deliver(invoice_id=other)
+    callback_delivery.invoice_callbacks_deliver(invoice_id=other)
     attempt = CallbackAttempt.objects.filter(delivery__invoice_id=other).get()
     assert "connection failed" in attempt.error
 
@@ -192,7 +192,7 @@ def test_tls_errors_are_recorded(shop, receiver):
     # An https URL to a server that speaks plain HTTP: the handshake fails.
     invoice_id = _invoice(shop, receiver.url.replace("http://", "https://"))
     _move(invoice_id, "processing")
-    callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+    callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id)
     attempt = CallbackAttempt.objects.get()
     assert attempt.status_code is None and attempt.error.startswith("TLS error"), attempt.error
 
@@ -202,7 +202,7 @@ def test_after_the_retry_window_the_callback_is_marked_failed(shop, settings):
     invoice_id = _invoice(shop, "http://127.0.0.1:9/callbacks")
     _move(invoice_id, "processing")
     CallbackDelivery.objects.update(pending_since=timezone.now() - timedelta(days=3, seconds=1))
-    callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+    callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id)
     assert CallbackDelivery.objects.get().state == "failed"
 
 
@@ -229,7 +229,7 @@ def test_live_callbacks_to_private_addresses_are_refused_after_resolution(shop, 
     invoice_id = response.json()["data"]["id"]
     _move(invoice_id, "processing")
 
-    callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+    callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id)
 
     attempt = CallbackAttempt.objects.get()
     assert attempt.status_code is None
@@ -243,7 +243,7 @@ def test_the_pinned_adapter_connects_to_the_checked_address(receiver):
     import requests
 
     session = requests.Session()
-    session.mount("http://", callbacks.PinnedAddressAdapter("127.0.0.1"))
+    session.mount("http://", callback_http.PinnedAddressAdapter("127.0.0.1"))
     assert session.post(url, data=b"{}", timeout=5).status_code == 200
     assert receiver.received[0].headers["Host"].startswith("merchant.invalid:")
 
@@ -251,7 +251,7 @@ def test_the_pinned_adapter_connects_to_the_checked_address(receiver):
 def test_test_mode_may_call_back_to_localhost(shop, receiver):
     invoice_id = _invoice(shop, receiver.url.replace("127.0.0.1", "localhost"))
     _move(invoice_id, "processing")
-    assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+    assert callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
 
 
 def test_a_held_lease_keeps_a_second_worker_away(shop, receiver):
@@ -260,13 +260,13 @@ def test_a_held_lease_keeps_a_second_worker_away(shop, receiver):
     Invoice.objects.filter(pk=invoice_id).update(
         callbacks_lease_until=timezone.now() + timedelta(seconds=30)
     )
-    assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 0
+    assert callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id) == 0
     assert receiver.received == []
     # An expired lease (its worker died) is taken over.
     Invoice.objects.filter(pk=invoice_id).update(
         callbacks_lease_until=timezone.now() - timedelta(seconds=1)
     )
-    assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+    assert callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
 
 
 @pytest.mark.postgres
@@ -277,7 +277,7 @@ def test_a_delivery_costs_four_statements(shop, receiver, django_assert_num_quer
     invoice_id = _invoice(shop, receiver.url)
     _move(invoice_id, "processing")
     with django_assert_num_queries(4):
-        assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+        assert callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
     delivery = CallbackDelivery.objects.get()
     assert (delivery.state, delivery.attempts) == ("delivered", 1)
     assert delivery.delivered_at == delivery.last_attempt_at
@@ -290,7 +290,7 @@ def test_callbacks_to_one_merchant_share_a_kept_alive_connection(shop, receiver)
     ids = [_invoice(shop, receiver.url, reference=f"keep-{n}") for n in range(5)]
     for invoice_id in ids:
         _move(invoice_id, "processing")
-        assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+        assert callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
 
     arrived = receiver.wait_for(5)
     assert [json.loads(r.body)["data"]["id"] for r in arrived] == ids
@@ -299,16 +299,16 @@ def test_callbacks_to_one_merchant_share_a_kept_alive_connection(shop, receiver)
 
 def test_a_long_answer_is_cut_at_the_excerpt_and_delivery_goes_on(shop, settings):
     """The excerpt stops reading; the next callback must not read the rest as its answer."""
-    long_answer = "x" * (callbacks.RESPONSE_EXCERPT_BYTES * 5)
+    long_answer = "x" * (callback_http.RESPONSE_EXCERPT_BYTES * 5)
     receiver = CallbackReceiver(answers=[long_answer])
     try:
         first, second = (_invoice(shop, receiver.url, reference=r) for r in ("long", "next"))
         for invoice_id in (first, second):
             _move(invoice_id, "processing")
-            assert callbacks.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
+            assert callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id) == 1
         attempts = CallbackAttempt.objects.order_by("pk")
         assert [a.response_excerpt for a in attempts] == [
-            long_answer[: callbacks.RESPONSE_EXCERPT_BYTES],
+            long_answer[: callback_http.RESPONSE_EXCERPT_BYTES],
             "answered 200",
         ]
     finally:
@@ -329,7 +329,7 @@ def test_the_sweeper_enqueues_due_callbacks_of_unleased_invoices(shop, receiver,
     CallbackDelivery.objects.filter(invoice_id=later).update(
         next_attempt_at=timezone.now() + timedelta(minutes=1)
     )
-    assert callbacks.callbacks_sweep() == 1
+    assert callback_delivery.callbacks_sweep() == 1
     assert sent == [{"invoice_id": due}]
 
 
@@ -354,7 +354,7 @@ def test_resending_failed_callbacks_of_a_merchant_in_a_range(shop, receiver):
         CallbackDelivery.objects.filter(state="pending").values_list("invoice_id", flat=True)
     ) == set(ids[:2])
     for invoice_id in ids[:2]:
-        callbacks.invoice_callbacks_deliver(invoice_id=invoice_id)
+        callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id)
     assert len(receiver.received) == 2
 
 
@@ -368,7 +368,7 @@ def test_live_callbacks_are_signed_with_the_live_key(shop):
     invoice_id = response.json()["data"]["id"]
     _move(invoice_id, "processing")
     delivery = CallbackDelivery.objects.select_related("merchant").get()
-    headers = callbacks.signed_headers(delivery, timestamp=1_700_000_000)
+    headers = callback_http.signed_headers(delivery, timestamp=1_700_000_000)
     keys = merchant_credentials(merchant=shop.merchant)
     body = bytes(delivery.body)
     assert verify_legacy(
