@@ -61,9 +61,8 @@ def _endpoints() -> dict[str, tuple[str, dict]]:
     keys = merchant_credentials(merchant=merchant)
     # Re-derive the stored hash: keys come from MERCHANT_KEY_SECRET, which may
     # differ from the one the demo data was loaded with.
-    Merchant.objects.filter(pk=merchant.pk).update(
-        secret_key_test_hash=key_hash(keys.secret_key_test)
-    )
+    merchant.secret_key_test_hash = key_hash(keys.secret_key_test)
+    merchant.save(update_fields=["secret_key_test_hash"])  # and into the catalog (Redis)
     auth = (
         "Basic " + base64.b64encode(f"{keys.account_id}:{keys.secret_key_test}".encode()).decode()
     )

@@ -55,10 +55,10 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 @require_GET
 def hosted_page(request: HttpRequest) -> HttpResponse:
     if "cpi" in request.GET:
-        invoice = selectors.invoice_get(invoice_id=request.GET["cpi"])
-        if invoice is None:
+        hosted = selectors.hosted_invoice_get(invoice_id=request.GET["cpi"])
+        if hosted is None:
             return _not_found(request)
-        return _invoice_page(request, invoice)
+        return _invoice_page(request, hosted)
     if "public_key" in request.GET:
         return _checkout_link(request)
     return _not_found(request)
@@ -90,21 +90,43 @@ def _status_context(invoice: Invoice, *, language: str, swapped_in: bool) -> dic
 
 
 def _invoice_context(
-    request, invoice: Invoice, *, language: str, errors=None, values=None, notice=None
+    request,
+    hosted: selectors.HostedInvoice,
+    *,
+    language: str,
+    errors=None,
+    values=None,
+    notice=None,
 ):
+    invoice, details = hosted.invoice, hosted.details
     final = presentation.is_final(invoice)
+    # The summary, the details and the confirm form's fields are kept rendered
+    # under this key: they change only with the status fields, the service and
+    # the merchant's name (the rest of what they show is written at creation).
+    display_key = presentation.fragment_key(
+        presentation.status_fragment_key(invoice),
+        [getattr(hosted.service, field.attname) for field in Service._meta.concrete_fields],
+        hosted.merchant.name,
+    )
     return {
         **_status_context(invoice, language=language, swapped_in=bool(request.htmx)),
-        "service": invoice.service,
-        "merchant_name": invoice.merchant.name,
-        "rows": presentation.requisite_rows(invoice),
-        "has_qr": presentation.qr_text(invoice) is not None,
-        "qr_src": _image_src(invoice, "qr.svg", _qr_drawing(png=False)),
-        "barcode_src": _image_src(invoice, "barcode.svg", _barcode_drawing),
+        "display_key": display_key,
+        "details": details,
+        "service": hosted.service,
+        "merchant_name": hosted.merchant.name,
+        # Callables: the template calls them only where a fragment is rendered, so
+        # a page kept rendered never reads the whole row.
+        "rows": lambda: presentation.requisite_rows(details),
+        "has_qr": lambda: presentation.qr_text(details) is not None,
+        "qr_src": lambda: _image_src(details, "qr.svg", _qr_drawing(png=False)),
+        "barcode_src": lambda: _image_src(details, "barcode.svg", _barcode_drawing),
         "show_form": invoice.status == "created"
         and bool(invoice.confirmation_schema)
         and not final,
-        "fields": _form_fields(invoice, errors or {}, values or {}),
+        "fields": lambda: _form_fields(invoice, errors or {}, values or {}),
+        # A form as first shown is the same for every visitor; one with their
+        # values and errors is theirs.
+        "fields_key": None if errors or values else display_key,
         "notice": notice,
         "test_panel": invoice.test_mode and not final,
     }
@@ -132,27 +154,19 @@ def _form_fields(invoice: Invoice, errors: dict, values: dict) -> list[dict]:
 
 def _invoice_page(
     request,
-    invoice: Invoice,
+    hosted: selectors.HostedInvoice,
     *,
     errors=None,
     values=None,
     notice=None,
     status=200,
 ):
-    language = _language(request, invoice)
+    language = _language(request, hosted.invoice)
     context = _invoice_context(
-        request, invoice, language=language, errors=errors, values=values, notice=notice
-    )
-    # The summary and the payment details change only with the invoice, its
-    # service or its merchant's name: templates/checkout/invoice.html keeps
-    # them rendered under this key (and the status box under its own).
-    context["display_key"] = presentation.fragment_key(
-        [getattr(invoice, field.attname) for field in Invoice._meta.concrete_fields],
-        [getattr(invoice.service, field.attname) for field in Service._meta.concrete_fields],
-        invoice.merchant.name,
+        request, hosted, language=language, errors=errors, values=values, notice=notice
     )
     response = _page(request, "checkout/invoice.html", context, language=language, status=status)
-    response.frame_ancestors = invoice.merchant.frame_ancestors
+    response.frame_ancestors = hosted.merchant.frame_ancestors
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -234,17 +248,17 @@ def confirm(request: HttpRequest, invoice_id: str) -> HttpResponse:
             notice = "locked"
         except invoice_services.InvoiceNotConfirmable:
             notice = "not_confirmable"
-    invoice = selectors.invoice_get(invoice_id=invoice_id)
+    hosted = selectors.HostedInvoice.of(selectors.invoice_get(invoice_id=invoice_id))
     failed = bool(errors or notice)
     if request.htmx:
-        language = _language(request, invoice)
+        language = _language(request, hosted.invoice)
         context = _invoice_context(
-            request, invoice, language=language, errors=errors, values=values, notice=notice
+            request, hosted, language=language, errors=errors, values=values, notice=notice
         )
         return _page(request, "checkout/partials/state.html", context, language=language)
     if failed:
         return _invoice_page(
-            request, invoice, errors=errors, values=values, notice=notice, status=422
+            request, hosted, errors=errors, values=values, notice=notice, status=422
         )
     return HttpResponseRedirect(f"/hpp/?cpi={invoice_id}", status=303)
 
@@ -281,7 +295,7 @@ def simulate(request: HttpRequest, invoice_id: str) -> HttpResponse:
         return _page(
             request,
             "checkout/partials/state.html",
-            _invoice_context(request, invoice, language=language),
+            _invoice_context(request, selectors.HostedInvoice.of(invoice), language=language),
             language=language,
         )
     return HttpResponseRedirect(f"/hpp/?cpi={invoice_id}", status=303)

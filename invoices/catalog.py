@@ -1,8 +1,9 @@
-"""Merchants as every API request and hosted page reads them, through Django's cache.
+"""Merchants and services as every API request and hosted page reads them, through
+Django's cache framework.
 
 Only on a cache every process shares (Redis): a copy per process would keep a
 rotated key working in the processes that did not rotate it. An entry is
-written through when its merchant is saved (after the commit) and added, never
+written through when its row is saved (after the commit) and added, never
 overwritten, when a reader finds none. So a reader holding a row from before a
 save cannot replace the saved one: its `add` either lands first and is
 overwritten by the save's `set`, or lands after it and creates nothing. A
@@ -13,103 +14,105 @@ A cache that is down or slow makes these reads go to PostgreSQL, never fail.
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
 from redis.exceptions import RedisError
 
 from config.redis_circuit import redis_circuit
 from invoices import read_models
-from invoices.models import Merchant
+from invoices.models import Merchant, Service
 
 
-def _by_account_key(account_id: str) -> str:
-    return f"catalog:merchant:account:{account_id}"
-
-
-def _by_id_key(merchant_id: int) -> str:
-    return f"catalog:merchant:id:{merchant_id}"
+def _keys(row: models.Model) -> list[str]:
+    """Every key a row is kept under."""
+    if isinstance(row, Merchant):
+        return [f"catalog:merchant:account:{row.account_id}", f"catalog:merchant:id:{row.pk}"]
+    return [f"catalog:service:id:{row.pk}"]
 
 
 def _usable() -> bool:
     return read_models.enabled() and not redis_circuit.open()
 
 
-def _cached(key: str) -> Merchant | None:
+def _kept_or_read(key: str, read):
+    """The row kept under `key`, else `read()` from the database, offered to the cache."""
     if not _usable():
-        return None
+        return read()
     try:
-        return cache.get(key)
+        if (row := cache.get(key)) is not None:
+            return row
     except RedisError as error:
         redis_circuit.trip(error)
-        return None
-
-
-def _offer(merchant: Merchant) -> None:
-    if not _usable():
-        return
-    try:
-        cache.add(_by_account_key(merchant.account_id), merchant, settings.CATALOG_SECONDS)
-        cache.add(_by_id_key(merchant.pk), merchant, settings.CATALOG_SECONDS)
-    except RedisError as error:
-        redis_circuit.trip(error)
+        return read()
+    row = read()
+    if row is not None:
+        try:
+            for row_key in _keys(row):
+                cache.add(row_key, row, settings.CATALOG_SECONDS)
+        except RedisError as error:
+            redis_circuit.trip(error)
+    return row
 
 
 def merchant_by_account(account_id: str) -> Merchant | None:
     """The merchant with this account id, active or not; None if there is none."""
-    if (merchant := _cached(_by_account_key(account_id))) is not None:
-        return merchant
-    merchant = Merchant.objects.filter(account_id=account_id).first()
-    if merchant is not None:
-        _offer(merchant)
-    return merchant
+    return _kept_or_read(
+        f"catalog:merchant:account:{account_id}",
+        lambda: Merchant.objects.filter(account_id=account_id).first(),
+    )
 
 
 def merchant_by_id(merchant_id: int) -> Merchant | None:
-    if (merchant := _cached(_by_id_key(merchant_id))) is not None:
-        return merchant
-    merchant = Merchant.objects.filter(pk=merchant_id).first()
-    if merchant is not None:
-        _offer(merchant)
-    return merchant
+    return _kept_or_read(
+        f"catalog:merchant:id:{merchant_id}",
+        lambda: Merchant.objects.filter(pk=merchant_id).first(),
+    )
 
 
-def merchant_saved(merchant: Merchant) -> None:
-    """Write the merchant through, after the commit that saved it."""
+def service_by_id(service_id: int) -> Service | None:
+    return _kept_or_read(
+        f"catalog:service:id:{service_id}", lambda: Service.objects.filter(pk=service_id).first()
+    )
+
+
+def row_saved(row: Merchant | Service) -> None:
+    """Write the row through, after the commit that saved it."""
 
     def write() -> None:
         if not _usable():
             return
-        entries = {
-            _by_account_key(merchant.account_id): merchant,
-            _by_id_key(merchant.pk): merchant,
-        }
         try:
-            cache.set_many(entries, settings.CATALOG_SECONDS)
+            cache.set_many(dict.fromkeys(_keys(row), row), settings.CATALOG_SECONDS)
         except RedisError as error:
-            # What Redis held stays for at most CATALOG_SECONDS.
-            redis_circuit.trip(error)
+            redis_circuit.trip(error)  # what Redis held stays for at most CATALOG_SECONDS
 
     transaction.on_commit(write)
 
 
-def _forget(merchant: Merchant) -> None:
-    if not _usable():
-        return
-    try:
-        cache.delete_many([_by_account_key(merchant.account_id), _by_id_key(merchant.pk)])
-    except RedisError as error:
-        redis_circuit.trip(error)
+def _row_deleted(row: Merchant | Service) -> None:
+    def forget() -> None:
+        if not _usable():
+            return
+        try:
+            cache.delete_many(_keys(row))
+        except RedisError as error:
+            redis_circuit.trip(error)
 
-
-def _on_save(sender, instance: Merchant, **kwargs) -> None:
-    merchant_saved(instance)
-
-
-def _on_delete(sender, instance: Merchant, **kwargs) -> None:
-    transaction.on_commit(lambda: _forget(instance))
+    transaction.on_commit(forget)
 
 
 def connect() -> None:
-    """Keep the catalog with every save of a merchant, wherever it is made (admin, services)."""
-    post_save.connect(_on_save, sender=Merchant, dispatch_uid="catalog_merchant_saved")
-    post_delete.connect(_on_delete, sender=Merchant, dispatch_uid="catalog_merchant_deleted")
+    """Keep the catalog with every save of a merchant or service, wherever it is made."""
+    for model in (Merchant, Service):
+        post_save.connect(
+            lambda instance, **kwargs: row_saved(instance),
+            sender=model,
+            weak=False,
+            dispatch_uid=f"catalog_{model.__name__}_saved",
+        )
+        post_delete.connect(
+            lambda instance, **kwargs: _row_deleted(instance),
+            sender=model,
+            weak=False,
+            dispatch_uid=f"catalog_{model.__name__}_deleted",
+        )

@@ -56,6 +56,9 @@ STATUS_FIELDS = (
     "return_urls",
     "locale",
     "merchant_id",
+    # And what the hosted page needs beside them (see selectors.hosted_invoice_get).
+    "service_id",
+    "confirmation_schema_json",
 )
 _DECIMAL_FIELDS = ("amount", "processed_amount")
 

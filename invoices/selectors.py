@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
+from django.utils.functional import SimpleLazyObject
 
 from invoices import catalog, keys, read_models
 from invoices.models import Invoice, Merchant, MerchantService, Service
@@ -158,6 +159,46 @@ def invoice_status_get(*, invoice_id: str) -> Invoice | None:
         return None
     read_models.status_offer(invoice)
     return invoice
+
+
+@dataclass(frozen=True)
+class HostedInvoice:
+    """An invoice as its hosted page shows it.
+
+    `invoice` has the status box's fields at least; `details` is the whole
+    row, read only when first touched: the page's summary and details are
+    kept as rendered fragments, and what they show besides the status is
+    written once, when the invoice is created.
+    """
+
+    invoice: Invoice
+    merchant: Merchant
+    service: Service
+    details: Invoice
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> "HostedInvoice":
+        """From a whole row read with its merchant and service."""
+        return cls(
+            invoice=invoice, merchant=invoice.merchant, service=invoice.service, details=invoice
+        )
+
+
+def hosted_invoice_get(*, invoice_id: str) -> HostedInvoice | None:
+    """The invoice of a hosted page: its read model and the catalog when the cache is shared
+    (usually no database at all), else one read of the row with its merchant and service."""
+    if not read_models.enabled():
+        invoice = invoice_get(invoice_id=invoice_id)
+        return HostedInvoice.of(invoice) if invoice is not None else None
+    invoice = invoice_status_get(invoice_id=invoice_id)
+    if invoice is None:
+        return None
+    return HostedInvoice(
+        invoice=invoice,
+        merchant=catalog.merchant_by_id(invoice.merchant_id),
+        service=catalog.service_by_id(invoice.service_id),
+        details=SimpleLazyObject(lambda: invoice_get(invoice_id=invoice_id)),
+    )
 
 
 @dataclass(frozen=True)
