@@ -1,5 +1,6 @@
 # `make run`: everything a developer needs, from a fresh clone.
 # `make test`: the whole suite (uses DATABASE_URL / REDIS_URL when set).
+# `make test-pooled`: the API and worker tests again, through PgBouncer in transaction mode.
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ PYTHON ?= python3
 PORT ?= 8000
 export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: install install-dev setup run test lint format bench
+.PHONY: install install-dev setup run test test-pooled lint format bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,21 @@ run: setup
 test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The tests of the API, the state machine's races and the workers, through a
+# transaction-mode pooler: `.ci/start-pgbouncer` starts one on port 6432 (as .ci/run
+# does). DB_TRANSACTION_POOLER=1 is how the app is set up behind one; with
+# TEST_THROUGH_POOLER=1 tests/test_database_pooler.py proves the run went through it.
+POOLED_DATABASE_URL ?= postgres://postgres@127.0.0.1:6432/coma_pooled
+POOLED_TESTS := tests/test_database_pooler.py tests/invoices/test_api_*.py \
+	tests/invoices/test_invoice_create.py tests/invoices/test_combined_writes.py \
+	tests/invoices/test_state_machine_races.py tests/invoices/test_polling_and_expiry.py \
+	tests/invoices/test_callbacks.py tests/invoices/test_callbacks_with_worker.py \
+	tests/invoices/test_confirm_with_worker.py tests/test_celery_worker.py
+
+test-pooled: install-dev
+	DATABASE_URL=$(POOLED_DATABASE_URL) DB_TRANSACTION_POOLER=1 TEST_THROUGH_POOLER=1 \
+		$(BIN)/python -m pytest $(POOLED_TESTS)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -124,12 +124,22 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Behind a transaction-mode pooler (PgBouncer) each transaction may run on
+        # another server connection, so nothing may outlive a transaction there:
+        # no server-side cursors (Django keeps them open WITH HOLD in autocommit)
+        # and, unless DB_PREPARE_THRESHOLD says otherwise, no prepared statements.
+        transaction_pooler = env.bool("DB_TRANSACTION_POOLER", default=False)
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = transaction_pooler
         # Values bound on the server, and a statement prepared the fifth time a
         # connection runs it, so PostgreSQL stops parsing and planning it each
         # time: the invoice read with its merchant and service went from 1.0 to
-        # 0.6 ms. DB_PREPARE_THRESHOLD=0 turns this off (a transaction-mode
-        # pooler such as PgBouncer before 1.21 cannot keep prepared statements).
-        if prepare_threshold := env.int("DB_PREPARE_THRESHOLD", default=5):
+        # 0.6 ms. DB_PREPARE_THRESHOLD=0 turns this off: Django then binds values
+        # itself and prepares nothing. A pooler that keeps prepared statements in
+        # transaction mode (PgBouncer 1.21+ with max_prepared_statements) may
+        # have them back with DB_PREPARE_THRESHOLD=5 beside DB_TRANSACTION_POOLER=1.
+        if prepare_threshold := env.int(
+            "DB_PREPARE_THRESHOLD", default=0 if transaction_pooler else 5
+        ):
             DATABASES["default"].setdefault("OPTIONS", {}).update(
                 {"server_side_binding": True, "prepare_threshold": prepare_threshold}
             )

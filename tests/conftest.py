@@ -4,6 +4,9 @@ With REQUIRE_SERVICES=1 (as in CI) PostgreSQL and Redis must be reachable:
 the run stops at once, loudly, instead of skipping the tests that need them.
 Without it, tests marked `postgres` or `redis` are skipped when the service is
 not configured, so `make test` still runs anywhere.
+
+TEST_THROUGH_POOLER=1 (`make test-pooled`) says DATABASE_URL leads to PgBouncer in
+transaction mode: tests/test_database_pooler.py then proves it does.
 """
 
 import os
@@ -13,6 +16,7 @@ import pytest
 from django.conf import settings
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+THROUGH_POOLER = os.environ.get("TEST_THROUGH_POOLER") == "1"
 
 
 def _database_is_postgres() -> bool:
@@ -21,21 +25,29 @@ def _database_is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _connect_to_maintenance_database():
+    """A plain psycopg connection to the `postgres` database, as the suite's user and address."""
+    import psycopg
+
+    db = settings.DATABASES["default"]
+    return psycopg.connect(
+        host=db.get("HOST") or None,
+        port=db.get("PORT") or None,
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        dbname="postgres",
+        connect_timeout=5,
+        autocommit=True,
+    )
+
+
 def _postgres_problem() -> str | None:
     if not _database_is_postgres():
         return "DATABASE_URL does not point at PostgreSQL"
     import psycopg
 
-    db = settings.DATABASES["default"]
     try:
-        psycopg.connect(
-            host=db.get("HOST") or None,
-            port=db.get("PORT") or None,
-            user=db.get("USER") or None,
-            password=db.get("PASSWORD") or None,
-            dbname="postgres",
-            connect_timeout=5,
-        ).close()
+        _connect_to_maintenance_database().close()
     except psycopg.Error as error:
         return f"PostgreSQL is unreachable: {error}"
     return None
@@ -72,6 +84,40 @@ def pytest_collection_modifyitems(config, items):
         for marker, reason in missing.items():
             if reason and item.get_closest_marker(marker):
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _end_pooler_connections_to(database_name: str) -> None:
+    """PostgreSQL drops no database that anyone is connected to, and PgBouncer keeps its
+    server connections to the test database open after the tests have left (until
+    server_idle_timeout, ten minutes): Django's DROP DATABASE would fail. So a pooled run
+    ends them before the test database is made (an earlier run may have left it) and
+    before it is dropped; PgBouncer drops a dead server quietly and opens another."""
+    with _connect_to_maintenance_database() as maintenance:
+        maintenance.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            [database_name],
+        )
+
+
+@pytest.fixture(scope="session")
+def _test_database_name(django_db_modify_db_settings_parallel_suffix) -> str:
+    from django.db.backends.base.creation import TEST_DATABASE_PREFIX
+
+    db = settings.DATABASES["default"]
+    return db.get("TEST", {}).get("NAME") or TEST_DATABASE_PREFIX + db["NAME"]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings, _test_database_name):
+    if THROUGH_POOLER:
+        _end_pooler_connections_to(_test_database_name)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, _test_database_name):
+    yield
+    if THROUGH_POOLER:
+        _end_pooler_connections_to(_test_database_name)
 
 
 @pytest.fixture
