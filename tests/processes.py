@@ -1,4 +1,4 @@
-"""Real processes for tests: run manage.py, start a Celery worker, read its log."""
+"""Real processes for tests: run manage.py, start a Celery worker or a web server, read its log."""
 
 import os
 import shutil
@@ -103,6 +103,47 @@ def celery_worker(
         ],
         env=env,
     )
+
+
+class WebServer:
+    """The app under gunicorn with one worker, as the Procfile's `web` runs it, on a free port."""
+
+    def __init__(self, *, env: dict[str, str]):
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = LoggedProcess(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--workers",
+                "1",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--access-logfile",
+                "-",
+            ],
+            env=env,
+        )
+
+    def wait_until_ready(self, *, timeout: float = 60) -> None:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log.process.poll() is not None:
+                break
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=10).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass  # not listening yet, or still loading the app
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn at {self.url} did not come up:\n{self.log.output}")
+
+    def stop(self) -> None:
+        self.log.stop()
 
 
 def worker_database_url() -> str:
