@@ -306,6 +306,7 @@ else:
 # then leaves Redis alone (config/redis_circuit.py).
 READ_MODEL_SECONDS = env.float("READ_MODEL_SECONDS", default=5.0)
 READ_MODEL_TIMEOUT_SECONDS = env.float("READ_MODEL_TIMEOUT_SECONDS", default=0.05)
+READ_MODEL_MOVE_TIMEOUT_SECONDS = env.float("READ_MODEL_MOVE_TIMEOUT_SECONDS", default=0.1)
 REDIS_PAUSE_SECONDS = env.float("REDIS_PAUSE_SECONDS", default=5.0)
 # Merchants as the API authenticates them (invoices/catalog.py), written through
 # on every save; this bounds a change made around the ORM (a psql fix).

@@ -87,10 +87,15 @@ def _is_redis_backend(backend: str) -> bool:
 
 
 @functools.cache
-def _client(location: str) -> redis.Redis:
+def _client(location: str, *, for_a_move: bool = False) -> redis.Redis:
     # One client per process and location; timeouts short enough that a Redis
-    # which accepts connections and never answers costs a request little.
-    timeout = settings.READ_MODEL_TIMEOUT_SECONDS
+    # which accepts connections and never answers costs a request little. A
+    # move's write may wait a little longer: every other process reads it.
+    timeout = (
+        settings.READ_MODEL_MOVE_TIMEOUT_SECONDS
+        if for_a_move
+        else settings.READ_MODEL_TIMEOUT_SECONDS
+    )
     return redis.Redis.from_url(
         location,
         socket_connect_timeout=timeout,
@@ -100,8 +105,8 @@ def _client(location: str) -> redis.Redis:
 
 
 @functools.cache
-def _keep_if_newer(location: str):
-    return _client(location).register_script(_KEEP_IF_NEWER)
+def _keep_if_newer(location: str, *, for_a_move: bool = False):
+    return _client(location, for_a_move=for_a_move).register_script(_KEEP_IF_NEWER)
 
 
 def _shared() -> tuple[str, str] | None:
@@ -179,15 +184,20 @@ def _get(key_of, invoice_id: str) -> bytes | None:
         return None
 
 
-def _keep(invoice: Invoice, entries: dict) -> None:
+def _keep(invoice: Invoice, entries: dict, *, for_a_move: bool = False) -> None:
     """Keep these entries of one invoice, each unless it holds the invoice's sequence or a
-    newer one. `entries` maps a key function to the encoded value."""
-    if (shared := _shared()) is None or redis_circuit.open():
+    newer one. `entries` maps a key function to the encoded value.
+
+    A reader's offer is skipped while this process leaves Redis alone; a move's
+    write is always tried: other processes may be reading Redis meanwhile, and
+    without it they would show the status before the move.
+    """
+    if (shared := _shared()) is None or (redis_circuit.open() and not for_a_move):
         return
     location, prefix = shared
     milliseconds = int(settings.READ_MODEL_SECONDS * 1000)
     try:
-        _keep_if_newer(location)(
+        _keep_if_newer(location, for_a_move=for_a_move)(
             keys=[key_of(prefix, invoice.id) for key_of in entries],
             args=[invoice.sequence, milliseconds, *entries.values()],
         )
@@ -226,6 +236,7 @@ def refresh(invoice: Invoice, *, document: bytes | None = None) -> None:
             _status_key: _status_encoded(invoice),
             _document_key: _document_encoded(invoice, body),
         },
+        for_a_move=True,
     )
 
 
