@@ -11,6 +11,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -292,9 +294,13 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
             "KEY_PREFIX": "coma",
-            # A Redis that hangs costs a request one short wait, not Redis's 5 s
-            # default (then the circuit in config/redis_circuit.py keeps it away).
-            "OPTIONS": {"socket_connect_timeout": 0.1, "socket_timeout": 0.1},
+            # A Redis that hangs costs a request one short wait, not redis-py's
+            # retries of a 5 s default (then config/redis_circuit.py keeps it away).
+            "OPTIONS": {
+                "socket_connect_timeout": 0.1,
+                "socket_timeout": 0.1,
+                "retry": Retry(NoBackoff(), retries=0),
+            },
         }
     }
 else:

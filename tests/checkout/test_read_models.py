@@ -10,6 +10,8 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from connectors.base import ProviderStatus
 from invoices import read_models, selectors
@@ -28,7 +30,11 @@ def _use_redis_cache(settings, location: str) -> None:
             "LOCATION": location,
             # Each test its own keys: the Redis database is shared with others.
             "KEY_PREFIX": f"test-{secrets.token_hex(4)}",
-            "OPTIONS": {"socket_connect_timeout": 0.1, "socket_timeout": 0.1},  # as configured
+            "OPTIONS": {  # as configured
+                "socket_connect_timeout": 0.1,
+                "socket_timeout": 0.1,
+                "retry": Retry(NoBackoff(), retries=0),
+            },
         },
         "images": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "fragments": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
@@ -335,3 +341,19 @@ def test_a_merchant_switched_off_in_the_admin_is_refused_at_once(
     with django_capture_on_commit_callbacks(execute=True):
         merchant.save()
     assert shop_on_redis.get(url).status_code == 401
+
+
+def test_a_redis_that_never_answers_costs_an_api_read_at_most_a_short_timeout(
+    shop, settings, silent_redis
+):
+    invoice_id = shop.create("order-hung").json()["data"]["id"]
+    _use_redis_cache(settings, silent_redis)
+    url = f"/api/payment-invoices/{invoice_id}"
+    started = time.monotonic()
+    first = shop.get(url)
+    first_took = time.monotonic() - started
+    reads = [shop.get(url) for _ in range(10)]
+    assert first.status_code == 200 and all(read.status_code == 200 for read in reads)
+    # One wait on the hung Redis (no retries), then PostgreSQL while the process leaves it alone.
+    assert first_took < 0.2
+    assert time.monotonic() - started < 0.2 + 10 * 0.05
