@@ -51,7 +51,8 @@ POOLED_TESTS := tests/test_database_pooler.py tests/invoices/test_api_*.py \
 	tests/invoices/test_invoice_create.py tests/invoices/test_combined_writes.py \
 	tests/invoices/test_state_machine_races.py tests/invoices/test_polling_and_expiry.py \
 	tests/invoices/test_callbacks.py tests/invoices/test_callbacks_with_worker.py \
-	tests/invoices/test_confirm_with_worker.py tests/test_celery_worker.py
+	tests/invoices/test_confirm_with_worker.py tests/test_celery_worker.py \
+	tests/checkout/test_read_models.py tests/test_read_after_move.py
 
 test-pooled: install-dev
 	DATABASE_URL=$(POOLED_DATABASE_URL) DB_TRANSACTION_POOLER=1 TEST_THROUGH_POOLER=1 \

@@ -31,6 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from config.celery import app as celery_app
 from config.redis_circuit import redis_circuit
 from connectors.emulator import SIGNATURE_HEADER, provider_signature
 from invoices import tasks
@@ -80,6 +81,9 @@ def web(django_db_setup, tmp_path_factory):
     finally:
         for server in servers:
             server.stop()
+        # No worker runs here: the forwards and polls the moves queued would wait in
+        # Redis for the next test's worker, about invoices that no longer exist.
+        celery_app.control.purge()
 
 
 @pytest.fixture(autouse=True)
