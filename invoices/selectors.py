@@ -193,10 +193,11 @@ def hosted_invoice_get(*, invoice_id: str) -> HostedInvoice | None:
     invoice = invoice_status_get(invoice_id=invoice_id)
     if invoice is None:
         return None
+    merchant, service = catalog.merchant_and_service(invoice.merchant_id, invoice.service_id)
     return HostedInvoice(
         invoice=invoice,
-        merchant=catalog.merchant_by_id(invoice.merchant_id),
-        service=catalog.service_by_id(invoice.service_id),
+        merchant=merchant,
+        service=service,
         details=SimpleLazyObject(lambda: invoice_get(invoice_id=invoice_id)),
     )
 

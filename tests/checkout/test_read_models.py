@@ -357,3 +357,18 @@ def test_a_redis_that_never_answers_costs_an_api_read_at_most_a_short_timeout(
     # One wait on the hung Redis (no retries), then PostgreSQL while the process leaves it alone.
     assert first_took < 0.2
     assert time.monotonic() - started < 0.2 + 10 * 0.05
+
+
+def test_a_hosted_page_shown_again_reads_no_database_and_shows_every_move(
+    client, invoice_id, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    first = client.get("/hpp/", {"cpi": invoice_id})
+    assert first.status_code == 200 and 'data-status="created"' in first.content.decode()
+    with django_assert_num_queries(0):
+        again = client.get("/hpp/", {"cpi": invoice_id})
+    assert 'data-status="created"' in again.content.decode()
+    assert 'name="csrfmiddlewaretoken"' in again.content.decode()
+
+    _move(invoice_id, "processing", django_capture_on_commit_callbacks)
+    moved = client.get("/hpp/", {"cpi": invoice_id}).content.decode()
+    assert 'data-status="processing"' in moved and 'id="confirm-form"' not in moved
