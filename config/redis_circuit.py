@@ -4,8 +4,14 @@ import logging
 import time
 
 from django.conf import settings
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
+
+# What a failed or hung Redis raises: redis-py's own errors, and django-redis's
+# wrapper of them around the cache framework's calls.
+REDIS_ERRORS = (RedisError, ConnectionInterrupted)
 
 
 class RedisCircuit:

@@ -16,9 +16,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
-from redis.exceptions import RedisError
 
-from config.redis_circuit import redis_circuit
+from config.redis_circuit import REDIS_ERRORS, redis_circuit
 from invoices import read_models
 from invoices.models import Merchant, Service
 
@@ -41,7 +40,7 @@ def _kept_or_read(key: str, read):
     try:
         if (row := cache.get(key)) is not None:
             return row
-    except RedisError as error:
+    except REDIS_ERRORS as error:
         redis_circuit.trip(error)
         return read()
     row = read()
@@ -49,7 +48,7 @@ def _kept_or_read(key: str, read):
         try:
             for row_key in _keys(row):
                 cache.add(row_key, row, settings.CATALOG_SECONDS)
-        except RedisError as error:
+        except REDIS_ERRORS as error:
             redis_circuit.trip(error)
     return row
 
@@ -85,7 +84,7 @@ def merchant_and_service(merchant_id: int, service_id: int) -> tuple[Merchant, S
     if _usable():
         try:
             kept = cache.get_many([merchant_key, service_key])
-        except RedisError as error:
+        except REDIS_ERRORS as error:
             redis_circuit.trip(error)
     merchant = kept.get(merchant_key) or merchant_by_id(merchant_id)
     service = kept.get(service_key) or service_by_id(service_id)
@@ -100,7 +99,7 @@ def row_saved(row: Merchant | Service) -> None:
             return
         try:
             cache.set_many(dict.fromkeys(_keys(row), row), settings.CATALOG_SECONDS)
-        except RedisError as error:
+        except REDIS_ERRORS as error:
             redis_circuit.trip(error)  # what Redis held stays for at most CATALOG_SECONDS
 
     transaction.on_commit(write)
@@ -112,7 +111,7 @@ def _row_deleted(row: Merchant | Service) -> None:
             return
         try:
             cache.delete_many(_keys(row))
-        except RedisError as error:
+        except REDIS_ERRORS as error:
             redis_circuit.trip(error)
 
     transaction.on_commit(forget)

@@ -5,9 +5,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
-from redis.exceptions import RedisError
 
-from config.redis_circuit import redis_circuit
+from config.redis_circuit import REDIS_ERRORS, redis_circuit
 
 
 def client_address(request: HttpRequest) -> str:
@@ -38,7 +37,7 @@ def allow(bucket: str, *, limit: int, window_seconds: int) -> bool:
         return True
     try:
         return _counted(bucket, limit=limit, window_seconds=window_seconds)
-    except RedisError as error:
+    except REDIS_ERRORS as error:
         redis_circuit.trip(error)
         return True
 

@@ -35,11 +35,11 @@ from django.conf import settings
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils.module_loading import import_string
+from django_redis.cache import RedisCache as DjangoRedisLibraryCache
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from config.redis_circuit import redis_circuit
+from config.redis_circuit import REDIS_ERRORS, redis_circuit
 from invoices.models import Invoice
 from invoices.resources import invoice_document
 
@@ -82,8 +82,8 @@ return written
 
 @functools.cache
 def _is_redis_backend(backend: str) -> bool:
-    """Django's Redis cache, or one built on it."""
-    return issubclass(import_string(backend), DjangoRedisCache)
+    """django-redis or Django's own Redis cache, or one built on either."""
+    return issubclass(import_string(backend), (DjangoRedisCache, DjangoRedisLibraryCache))
 
 
 @functools.cache
@@ -179,7 +179,7 @@ def _get(key_of, invoice_id: str) -> bytes | None:
     location, prefix = shared
     try:
         return _client(location).get(key_of(prefix, invoice_id))
-    except RedisError as error:
+    except REDIS_ERRORS as error:
         redis_circuit.trip(error)
         return None
 
@@ -201,7 +201,7 @@ def _keep(invoice: Invoice, entries: dict, *, for_a_move: bool = False) -> None:
             keys=[key_of(prefix, invoice.id) for key_of in entries],
             args=[invoice.sequence, milliseconds, *entries.values()],
         )
-    except RedisError as error:
+    except REDIS_ERRORS as error:
         # Each entry keeps what it had, for at most READ_MODEL_SECONDS.
         redis_circuit.trip(error)
 

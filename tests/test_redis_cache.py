@@ -1,14 +1,14 @@
-"""The shared cache on Redis, as configured: Django's own Redis cache."""
+"""The shared cache on Redis, as configured: django-redis."""
 
-import secrets
 import threading
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
+from django_redis.cache import RedisCache
 
 from invoices import ratelimit, read_models
+from tests.caches import REDIS_BACKEND, redis_cache
 
 pytestmark = pytest.mark.redis
 
@@ -17,16 +17,12 @@ pytestmark = pytest.mark.redis
 def shared_cache(settings):
     settings.CACHES = {
         **settings.CACHES,
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": settings.REDIS_URL,
-            "KEY_PREFIX": f"test-{secrets.token_hex(4)}",  # the database is shared
-        },
+        "default": redis_cache(settings.REDIS_URL),
     }
     cache = caches["default"]
     assert isinstance(cache, RedisCache)
     yield cache
-    cache.clear()
+    cache.delete_pattern("*")  # this test's keys only: Celery's queues share the database
 
 
 def test_values_round_trip_and_counters_count(shared_cache):
@@ -68,6 +64,5 @@ def test_the_read_models_run_on_it(shared_cache):
 def test_the_settings_use_it_when_redis_is_configured():
     from config import settings as configured  # the module, before any test's override
 
-    assert configured.CACHES["default"]["BACKEND"] == (
-        "django.core.cache.backends.redis.RedisCache"
-    )
+    assert configured.CACHES["default"]["BACKEND"] == REDIS_BACKEND
+    assert configured.CACHES["axes"]["BACKEND"] == REDIS_BACKEND

@@ -2,7 +2,6 @@
 database once cached, never show an older status than the database's, and Redis down or
 hanging costs a request at most a short timeout."""
 
-import secrets
 import socket
 import threading
 import time
@@ -10,14 +9,13 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from connectors.base import ProviderStatus
 from invoices import read_models, selectors
 from invoices.models import Invoice
 from invoices.services import invoice_apply_provider_status
 from invoices.state_machine import Actor
+from tests.caches import redis_cache
 from tests.factories import demo_shop_invoice
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
@@ -25,17 +23,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
 def _use_redis_cache(settings, location: str) -> None:
     settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",  # as in production
-            "LOCATION": location,
-            # Each test its own keys: the Redis database is shared with others.
-            "KEY_PREFIX": f"test-{secrets.token_hex(4)}",
-            "OPTIONS": {  # as configured
-                "socket_connect_timeout": 0.1,
-                "socket_timeout": 0.1,
-                "retry": Retry(NoBackoff(), retries=0),
-            },
-        },
+        "default": redis_cache(location),  # as in production
         "images": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "fragments": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     }
