@@ -194,7 +194,15 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Longer than any task may run, so Redis does not hand a running task to a
     # second worker; short enough that a lost task comes back within the hour.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        # A Redis that hangs must not hang the request that queues a task after
+        # its commit: the publish gives up after this, and the task is queued
+        # again by its sweep (see tasks.enqueue_after_commit).
+        "socket_timeout": env.float("BROKER_SOCKET_TIMEOUT_SECONDS", default=0.1),
+        "socket_connect_timeout": env.float("BROKER_SOCKET_TIMEOUT_SECONDS", default=0.1),
+    }
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 else:
     _broker_dir = VAR_DIR / "broker"
     for sub in ("queue", "processed", "control"):

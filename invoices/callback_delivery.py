@@ -204,7 +204,7 @@ def callbacks_resend(*, delivery_ids: list[int]) -> int:
         state=CallbackDelivery.State.PENDING, next_attempt_at=now, pending_since=now
     )
     for invoice_id in invoice_ids:
-        tasks.deliver_callbacks.delay_on_commit(invoice_id=invoice_id)
+        tasks.enqueue_after_commit(tasks.deliver_callbacks, invoice_id=invoice_id)
     return count
 
 

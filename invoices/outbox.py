@@ -34,5 +34,5 @@ def callback_outbox_write(*, invoice: Invoice, event: InvoiceEvent) -> CallbackD
         pending_since=event.created_at,
         created_at=event.created_at,
     )
-    tasks.deliver_callbacks.delay_on_commit(invoice_id=invoice.id)
+    tasks.enqueue_after_commit(tasks.deliver_callbacks, invoice_id=invoice.id)
     return delivery

@@ -575,7 +575,7 @@ def invoice_confirm(*, invoice_id: str, payload: Mapping[str, Any], actor: Actor
             f"The invoice is {refused.current_status} and takes no confirmation."
         ) from None
     # After the move's commit (or the caller's, when it runs inside a transaction).
-    tasks.forward_confirmation.delay_on_commit(invoice_id=invoice_id)
+    tasks.enqueue_after_commit(tasks.forward_confirmation, invoice_id=invoice_id)
     return confirmed
 
 
@@ -824,7 +824,7 @@ def invoices_poll_soon(*, invoice_ids: list[str]) -> int:
         )
     )
     for invoice_id in waiting:
-        tasks.poll_invoice.delay_on_commit(invoice_id=invoice_id)
+        tasks.enqueue_after_commit(tasks.poll_invoice, invoice_id=invoice_id)
     return len(waiting)
 
 
@@ -857,7 +857,7 @@ def provider_notification_receive(*, connector_name: str, request) -> bool:
                 message=answer.message or "",
                 processed_amount=answer.processed_amount,
             )
-            tasks.process_provider_event.delay_on_commit(event_pk=event.pk)
+            tasks.enqueue_after_commit(tasks.process_provider_event, event_pk=event.pk)
     except IntegrityError:
         return False
     return True

@@ -9,8 +9,26 @@ imported here at module level may import a service.
 """
 
 from celery import shared_task
+from django.db import transaction
 
 from connectors.base import ProviderUnavailable
+
+
+def enqueue_after_commit(task, **kwargs) -> None:
+    """Queue `task` once the current transaction commits (at once outside one).
+
+    A broker that is down or hangs costs the caller one short timeout
+    (BROKER_SOCKET_TIMEOUT_SECONDS) and a logged error, never its answer: what
+    was committed stands, and the beat's sweeps queue callbacks, provider
+    events and polls again from the database.
+    """
+
+    def enqueue() -> None:
+        task.delay(**kwargs)
+
+    # Named: Django's robust on_commit logs a failure with the function's qualified name.
+    enqueue.__qualname__ = f"enqueue {task.name}"
+    transaction.on_commit(enqueue, robust=True)
 
 
 @shared_task(

@@ -10,6 +10,8 @@ transaction mode: tests/test_database_pooler.py then proves it does.
 """
 
 import os
+import socket
+import threading
 import uuid
 
 import pytest
@@ -166,3 +168,25 @@ def _isolated_cache(settings):
 
     redis_circuit.reset()
     yield
+
+
+@pytest.fixture
+def silent_redis():
+    """A server that accepts connections and never answers, as a hung Redis does."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    listener.close()
+    for connection in accepted:
+        connection.close()

@@ -2,7 +2,6 @@
 database once cached, never show an older status than the database's, and Redis down or
 hanging costs a request at most a short timeout."""
 
-import socket
 import threading
 import time
 from decimal import Decimal
@@ -136,28 +135,6 @@ def test_the_refresh_command_shows_a_data_fix_at_once(
     Invoice.objects.filter(pk=invoice_id).update(status="processed")
     call_command("invoice_cache_refresh", invoice_id)
     assert 'data-status="processed"' in client.get(f"/hpp/{invoice_id}/status").content.decode()
-
-
-@pytest.fixture
-def silent_redis():
-    """A server that accepts connections and never answers, as a hung Redis does."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    accepted = []
-
-    def accept():
-        while True:
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-    listener.close()
-    for connection in accepted:
-        connection.close()
 
 
 def test_a_redis_that_never_answers_costs_a_poll_at_most_a_short_timeout(

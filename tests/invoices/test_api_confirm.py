@@ -216,9 +216,7 @@ def test_twenty_concurrent_confirms_one_202_the_rest_409(shop, monkeypatch):
     from invoices import tasks
 
     # The forward itself is exercised with a real worker elsewhere; here only the count matters.
-    monkeypatch.setattr(
-        tasks.forward_confirmation, "delay_on_commit", lambda **kw: forwarded.append(kw)
-    )
+    monkeypatch.setattr(tasks.forward_confirmation, "delay", lambda **kw: forwarded.append(kw))
     barrier = threading.Barrier(20)
     statuses = []
 
