@@ -13,6 +13,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from checkout import presentation, services
+from config.redis_circuit import REDIS_ERRORS, redis_circuit
 from connectors.codes import PaymentCodeError
 from connectors.codes.barcodes import barcode_svg
 from connectors.codes.qr import qr_png, qr_svg
@@ -316,6 +317,26 @@ def _image_src(invoice: Invoice, image: str, draw) -> str | None:
     return f"/hpp/{invoice.id}/{image}?v={_image_version(drawing[0])}"
 
 
+def _rendered_image_get(version: str) -> bytes | None:
+    """An image another process rendered; None without Redis, or while it fails."""
+    if redis_circuit.open():
+        return None
+    try:
+        return cache.get(f"image:{version}")
+    except REDIS_ERRORS as error:
+        redis_circuit.trip(error)
+        return None
+
+
+def _rendered_image_keep(version: str, body: bytes) -> None:
+    if redis_circuit.open():
+        return
+    try:
+        cache.set(f"image:{version}", body, timeout=24 * 3600)
+    except REDIS_ERRORS as error:
+        redis_circuit.trip(error)
+
+
 def _image(request: HttpRequest, invoice_id: str, *, image: str, draw) -> HttpResponse:
     """An invoice's image with a strong ETag from its content's identity.
 
@@ -336,13 +357,13 @@ def _image(request: HttpRequest, invoice_id: str, *, image: str, draw) -> HttpRe
             return _not_found(request)
         identity, render_image, content_type = drawing
         version = _image_version(identity)
-        body = cache.get(f"image:{version}")
+        body = _rendered_image_get(version)
         if body is None:
             try:
                 body = render_image()
             except PaymentCodeError:
                 return _not_found(request)
-            cache.set(f"image:{version}", body, timeout=24 * 3600)
+            _rendered_image_keep(version, body)
         remembered = (version, content_type, body)
         images.set(remembered_as, remembered)
     version, content_type, body = remembered

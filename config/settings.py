@@ -323,9 +323,10 @@ READ_MODEL_SECONDS = env.float("READ_MODEL_SECONDS", default=5.0)
 READ_MODEL_TIMEOUT_SECONDS = env.float("READ_MODEL_TIMEOUT_SECONDS", default=0.05)
 READ_MODEL_MOVE_TIMEOUT_SECONDS = env.float("READ_MODEL_MOVE_TIMEOUT_SECONDS", default=0.1)
 REDIS_PAUSE_SECONDS = env.float("REDIS_PAUSE_SECONDS", default=5.0)
-# Merchants as the API authenticates them (invoices/catalog.py), written through
-# on every save; this bounds a change made around the ORM (a psql fix).
-CATALOG_SECONDS = env.float("CATALOG_SECONDS", default=60.0)
+# Merchants and services as the API and the pages read them (invoices/catalog.py),
+# dropped on every save; this bounds what a dropped entry cannot cover (a psql fix,
+# a reader racing a save, a drop Redis refused).
+CATALOG_SECONDS = env.float("CATALOG_SECONDS", default=5.0)
 # An invoice's QR code and barcode never change (its requisites are written
 # once, with the invoice), so each process keeps the images it served last:
 # a repeated image costs neither a query nor a trip to Redis.

@@ -1,13 +1,15 @@
 """Merchants and services as every API request and hosted page reads them, through
-Django's cache framework.
+Django's cache.
 
 Only on a cache every process shares (Redis): a copy per process would keep a
-rotated key working in the processes that did not rotate it. An entry is
-written through when its row is saved (after the commit) and added, never
-overwritten, when a reader finds none. So a reader holding a row from before a
-save cannot replace the saved one: its `add` either lands first and is
-overwritten by the save's `set`, or lands after it and creates nothing. A
-change made around the ORM's save (a psql fix) shows within CATALOG_SECONDS.
+rotated key working in the processes that did not rotate it. A reader that
+finds no entry reads the row and adds it (`add` only creates); every save or
+delete drops the row's entries after its commit, even while this process
+otherwise leaves Redis alone, so the next reader reads the row as committed.
+Dropping, unlike writing the saved row, cannot be reordered into an older
+state by two saves racing. What remains is bounded by CATALOG_SECONDS: a
+reader that read the row just before a save and adds it just after the drop,
+a drop that Redis refused, or a change made around the ORM (a psql fix).
 
 A cache that is down or slow makes these reads go to PostgreSQL, never fail.
 """
@@ -91,28 +93,16 @@ def merchant_and_service(merchant_id: int, service_id: int) -> tuple[Merchant, S
     return merchant, service
 
 
-def row_saved(row: Merchant | Service) -> None:
-    """Write the row through, after the commit that saved it."""
+def rows_changed(row: Merchant | Service) -> None:
+    """Drop the row's entries once the transaction that saved or deleted it commits."""
 
-    def write() -> None:
-        if not _usable():
-            return
-        try:
-            cache.set_many(dict.fromkeys(_keys(row), row), settings.CATALOG_SECONDS)
-        except REDIS_ERRORS as error:
-            redis_circuit.trip(error)  # what Redis held stays for at most CATALOG_SECONDS
-
-    transaction.on_commit(write)
-
-
-def _row_deleted(row: Merchant | Service) -> None:
     def forget() -> None:
-        if not _usable():
+        if not read_models.enabled():
             return
         try:
             cache.delete_many(_keys(row))
         except REDIS_ERRORS as error:
-            redis_circuit.trip(error)
+            redis_circuit.trip(error)  # what Redis held stays for at most CATALOG_SECONDS
 
     transaction.on_commit(forget)
 
@@ -121,13 +111,13 @@ def connect() -> None:
     """Keep the catalog with every save of a merchant or service, wherever it is made."""
     for model in (Merchant, Service):
         post_save.connect(
-            lambda instance, **kwargs: row_saved(instance),
+            lambda instance, **kwargs: rows_changed(instance),
             sender=model,
             weak=False,
             dispatch_uid=f"catalog_{model.__name__}_saved",
         )
         post_delete.connect(
-            lambda instance, **kwargs: _row_deleted(instance),
+            lambda instance, **kwargs: rows_changed(instance),
             sender=model,
             weak=False,
             dispatch_uid=f"catalog_{model.__name__}_deleted",

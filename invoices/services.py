@@ -156,7 +156,7 @@ def merchant_rotate_secrets(*, merchant: Merchant) -> keys.IssuedCredentials:
     """Replace both secret keys and the webhook secret; the old ones stop working at once."""
     Merchant.objects.filter(pk=merchant.pk).update(**_new_secret_fields())
     merchant.refresh_from_db()
-    catalog.row_saved(merchant)
+    catalog.rows_changed(merchant)
     return selectors.merchant_credentials(merchant=merchant)
 
 

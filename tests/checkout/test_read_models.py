@@ -337,3 +337,33 @@ def test_a_hosted_page_shown_again_reads_no_database_and_shows_every_move(
     _move(invoice_id, "processing", django_capture_on_commit_callbacks)
     moved = client.get("/hpp/", {"cpi": invoice_id}).content.decode()
     assert 'data-status="processing"' in moved and 'id="confirm-form"' not in moved
+
+
+def test_a_rotation_in_a_process_that_left_redis_alone_is_still_refused_at_once(
+    shop_on_redis, django_capture_on_commit_callbacks
+):
+    """The process that rotates just had one slow Redis answer: the others still drop the
+    old key at once, since a save drops the catalog's entries whatever the pause."""
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from config.redis_circuit import redis_circuit
+    from invoices.services import merchant_rotate_secrets
+
+    invoice_id = shop_on_redis.create("order-rotate-paused").json()["data"]["id"]
+    url = f"/api/payment-invoices/{invoice_id}"
+    old_auth = shop_on_redis.auth()
+    assert shop_on_redis.client.get(url, HTTP_AUTHORIZATION=old_auth).status_code == 200
+    redis_circuit.trip(RedisTimeoutError("Timeout reading from socket"))
+    with django_capture_on_commit_callbacks(execute=True):
+        merchant_rotate_secrets(merchant=shop_on_redis.merchant)
+    redis_circuit.reset()  # another process, which asks Redis
+    assert shop_on_redis.client.get(url, HTTP_AUTHORIZATION=old_auth).status_code == 401
+
+
+def test_with_redis_down_images_are_still_drawn(client, settings):
+    from tests.factories import demo_shop_invoice
+
+    _use_redis_cache(settings, "redis://127.0.0.1:1/0")  # nothing listens there
+    invoice = demo_shop_invoice("upi_qr_inr_invoice", "INR", "order-qr-down")
+    response = client.get(f"/hpp/{invoice.id}/qr.svg")
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
