@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.functional import SimpleLazyObject
 
@@ -314,12 +315,17 @@ def invoice_list(
             .values_list("id", "created_at")[: page_size + 1]
             for status in statuses
         ]
-        page_ids = [
-            invoice_id
-            for invoice_id, _ in newest_of_each[0]
-            .union(*newest_of_each[1:], all=True)
-            .order_by("-created_at", "-id")[: page_size + 1]
-        ]
+        if connection.features.supports_slicing_ordering_in_compound:
+            newest = newest_of_each[0].union(*newest_of_each[1:], all=True)
+            newest = newest.order_by("-created_at", "-id")[: page_size + 1]
+        else:
+            # SQLite cannot limit the parts of a UNION: one small read per status.
+            newest = sorted(
+                (row for rows in newest_of_each for row in rows),
+                key=lambda row: (row[1], row[0]),
+                reverse=True,
+            )[: page_size + 1]
+        page_ids = [invoice_id for invoice_id, _ in newest]
         invoices = invoices.filter(pk__in=page_ids)
     elif statuses:
         invoices = invoices.filter(status=statuses[0])
