@@ -8,7 +8,7 @@ PYTHON ?= python3
 PORT ?= 8000
 export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: install install-dev setup run test test-pooled lint format bench
+.PHONY: install install-dev setup run test test-pooled screenshots lint format bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ POOLED_TESTS := tests/test_database_pooler.py tests/invoices/test_api_*.py \
 test-pooled: install-dev
 	DATABASE_URL=$(POOLED_DATABASE_URL) DB_TRANSACTION_POOLER=1 TEST_THROUGH_POOLER=1 \
 		$(BIN)/python -m pytest $(POOLED_TESTS)
+
+# The pages as docs/screenshots/ shows them (the browser tests write var/screenshots/).
+screenshots: install-dev
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/browser/test_display_kinds.py
 
 lint: install-dev
 	$(BIN)/ruff check .

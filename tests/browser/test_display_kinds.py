@@ -3,7 +3,7 @@
 What the customer reads is what the invoice says: the amount, each requisite (with
 a copy button that copies the exact value), the QR code a scanner reads back as
 the requisites' `qr_code` (or `deeplink`), the barcode, the "open in app" button.
-Each page is also written to docs/screenshots/.
+Each page is also written to var/screenshots/ (`make screenshots`: docs/screenshots/).
 """
 
 import io
