@@ -2,6 +2,7 @@
 
 import functools
 import hashlib
+import re
 from dataclasses import dataclass
 
 from babel.numbers import format_currency
@@ -85,11 +86,17 @@ def requisite_rows(invoice: Invoice) -> list[RequisiteRow]:
     return rows
 
 
+# CLDR's currency spacing, which Babel does not apply: a currency sign that ends
+# (or starts) with a letter is kept from the digits by a no-break space.
+_LETTER_THEN_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+
+
 @functools.lru_cache(maxsize=4096)  # babel's formatting is the status poll's costliest step
 def money(amount, currency: str, language: str) -> str:
     """2 126,68 ₴ in Ukrainian, UAH 2,126.68 in English: the reader's own way."""
     locale = {"uk": "uk_UA", "en": "en_US"}.get(language, "en_US")
-    return format_currency(amount_in_currency(amount, currency), currency, locale=locale)
+    formatted = format_currency(amount_in_currency(amount, currency), currency, locale=locale)
+    return _LETTER_THEN_DIGIT.sub("\u00a0", formatted)
 
 
 def is_final(invoice: Invoice) -> bool:
