@@ -186,6 +186,7 @@ def _checkout_link(request: HttpRequest) -> HttpResponse:
                 "checkout/select.html",
                 {
                     "merchant_name": link.merchant.name,
+                    "test_mode": link.test_mode,
                     "choices": choices,
                     "currency": link.parameters["currency"],
                     "amount": _link_amount(link, language),

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from config.views import health
+from config.views import favicon, health
 from invoices.api import api
 from invoices.provider_views import provider_notify
 
@@ -12,5 +12,6 @@ urlpatterns = [
     path("api/", api.urls),
     path("hpp/", include("checkout.urls")),
     path("healthz", health, name="health"),
+    path("favicon.ico", favicon),
     path("providers/<slug:connector>/notify", provider_notify, name="provider-notify"),
 ]

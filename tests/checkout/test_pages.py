@@ -357,6 +357,7 @@ def test_method_selection_lists_the_merchants_services_in_the_currency(client, d
     for name in ("Bank transfer", "Card transfer", "Test method"):
         assert name in page
     assert "UPI QR" not in page and "Pix" not in page
+    assert "Test mode: no real money moves." in page  # a test key's link says so
     assert not Invoice.objects.exists()
 
     choice = re.search(r'href="(/hpp/\?[^"]*service=card_transfer_uah_invoice[^"]*)"', page).group(
@@ -501,3 +502,12 @@ def test_the_status_poll_costs_one_query_on_the_primary_key(
     assert response.status_code == 200 and "Paid" in response.content.decode()
     (query,) = [q["sql"] for q in captured.captured_queries]
     assert "JOIN" not in query.upper() and "requisites" not in query
+
+
+def test_every_page_has_a_favicon(client, demo):
+    invoice = _invoice(demo, "test_uah_invoice", "UAH")
+    page = client.get("/hpp/", {"cpi": invoice.id}).content.decode()
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', page).group(1)
+    assert client.get(icon).status_code == 200
+    asked = client.get("/favicon.ico")  # the admin's pages, and any browser's first guess
+    assert asked.status_code == 301 and asked["Location"] == icon
