@@ -226,15 +226,14 @@ def document_offer(invoice: Invoice, body: bytes) -> None:
     _keep(invoice, {_document_key: _document_encoded(invoice, body)})
 
 
-def refresh(invoice: Invoice, *, document: bytes | None = None) -> None:
+def refresh(invoice: Invoice) -> None:
     """Write every read model of this invoice as it now is (with its merchant and service
-    loaded); `document` when the caller already rendered it."""
-    body = document if document is not None else invoice_document(invoice)
+    loaded)."""
     _keep(
         invoice,
         {
             _status_key: _status_encoded(invoice),
-            _document_key: _document_encoded(invoice, body),
+            _document_key: _document_encoded(invoice, invoice_document(invoice)),
         },
         for_a_move=True,
     )

@@ -161,10 +161,10 @@ def test_racing_moves_with_a_delayed_cache_write_never_leave_an_older_status(
     invoice_ids = [demo_shop_invoice("test_uah_invoice", "UAH", f"race-{n}").id for n in range(20)]
     refresh = read_models.refresh
 
-    def delayed_when_older(invoice, **kwargs):
+    def delayed_when_older(invoice):
         if invoice.status == "expired":
             time.sleep(0.005)
-        refresh(invoice, **kwargs)
+        refresh(invoice)
 
     monkeypatch.setattr(read_models, "refresh", delayed_when_older)
 
