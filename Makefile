@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 PORT ?= 8000
 export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
+# The emulator's port follows PORT, so two `make run` with different PORTs both start.
+export PROVIDER_EMULATOR_PORT ?= $(shell echo $$(($(PORT) + 765)))
 
-.PHONY: install install-dev setup run test test-pooled screenshots lint format bench
+.PHONY: install install-dev setup check-ports run test test-pooled screenshots lint format bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +31,13 @@ setup: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
 
-run: setup
+# One clear line instead of a traceback that stops every process.
+check-ports:
+	@$(PYTHON) -c "import socket, sys; taken = [p for p in ($(PORT), $(PROVIDER_EMULATOR_PORT)) if socket.socket().connect_ex(('127.0.0.1', p)) == 0]; taken and sys.exit(f'Port {taken[0]} is taken: run make run PORT=<another port> (the provider emulator takes PORT + 765, or PROVIDER_EMULATOR_PORT).')"
+
+run: check-ports setup
 	@echo
-	@echo "Starting web ($(PUBLIC_BASE_URL)), Celery worker and beat, provider emulator. Ctrl-C stops them all."
+	@echo "Starting web ($(PUBLIC_BASE_URL)), Celery worker and beat, provider emulator ($(PROVIDER_EMULATOR_PORT)). Ctrl-C stops them all."
 	@echo "  Admin:    $(PUBLIC_BASE_URL)/admin/"
 	@echo "  API docs: $(PUBLIC_BASE_URL)/api/docs"
 	@echo "  Health:   $(PUBLIC_BASE_URL)/healthz"
