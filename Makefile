@@ -5,7 +5,10 @@
 VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
-PORT ?= 8000
+# What the last `make run` used is kept in .env (config/settings.py reads it): PORT
+# comes from there unless given, and a variable given always wins.
+PORT ?= $(or $(shell sed -n 's/^PORT=//p' .env 2>/dev/null),8000)
+export PORT
 export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 # The emulator's port follows PORT, so two `make run` with different PORTs both start.
 export PROVIDER_EMULATOR_PORT ?= $(shell echo $$(($(PORT) + 765)))
@@ -28,6 +31,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 setup: install
+	$(BIN)/python manage.py database_create
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
 
@@ -35,7 +39,13 @@ setup: install
 check-ports:
 	@$(PYTHON) -c "import socket, sys; taken = [p for p in ($(PORT), $(PROVIDER_EMULATOR_PORT)) if socket.socket().connect_ex(('127.0.0.1', p)) == 0]; taken and sys.exit(f'Port {taken[0]} is taken: run make run PORT=<another port> (the provider emulator takes PORT + 765, or PROVIDER_EMULATOR_PORT).')"
 
-run: check-ports setup
+# Every setting this run uses goes to .env first, so `manage.py` in another shell,
+# the worker and the server all work on one database.
+RUN_SETTINGS := PORT PUBLIC_BASE_URL PROVIDER_EMULATOR_PORT DATABASE_URL REDIS_URL
+
+run: check-ports install
+	@$(BIN)/python manage.py env_file_save $(RUN_SETTINGS)
+	@$(MAKE) --no-print-directory setup
 	@echo
 	@echo "Starting web ($(PUBLIC_BASE_URL)), Celery worker and beat, provider emulator ($(PROVIDER_EMULATOR_PORT)). Ctrl-C stops them all."
 	@echo "  Admin:    $(PUBLIC_BASE_URL)/admin/"

@@ -1,11 +1,18 @@
 """The Celery app: `celery -A config.celery:app worker|beat`."""
 
 import os
+import warnings
 
 from celery import Celery
 from celery.signals import task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+# Celery warns about a worker running as root (as it does in many development
+# containers) because a pickled message could run code; these tasks accept JSON
+# only. A production worker (DJANGO_DEBUG=0) still hears the warning.
+if os.environ.get("DJANGO_DEBUG", "1") != "0":
+    warnings.filterwarnings("ignore", message="You're running the worker with superuser")
 
 app = Celery("coma")
 app.config_from_object("django.conf:settings", namespace="CELERY")

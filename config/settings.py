@@ -18,6 +18,16 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
+# `make run` keeps what it used (DATABASE_URL, REDIS_URL, PORT...) in .env, so
+# manage.py in another shell, the worker and the server all work on the same
+# database. A variable set in the environment wins over the file. The test
+# suite reads no file (ENV_FILE is empty there, tests/environment.py): a
+# developer's .env names the database and the broker queue of the server they
+# are running, which tests must not touch.
+ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE)
+
 # Local state of the zero-setup run: SQLite file, filesystem broker, beat schedule.
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -214,6 +224,10 @@ else:
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # How often the worker looks in the folder, so a confirmation is
+        # forwarded (and a callback sent) within a tenth of a second, not
+        # kombu's default of a whole second.
+        "polling_interval": 0.1,
     }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -405,12 +419,24 @@ CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE = env.int(
     "CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE", default=30
 )
 
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# INFO is what a person watching wants to see: requests (gunicorn's access
+# log), invoices created and moved, callbacks sent. What repeats on its own
+# (beat sending its sweeps every few seconds, the worker's line for every task
+# it receives and finishes) shows only at LOG_LEVEL=DEBUG; a task that fails
+# is still an error.
+_ROUTINE_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # Axes announces its version at every start of every command; its lockouts are warnings.
-    "loggers": {"axes.apps": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Axes announces its version at every start of every command; its lockouts are warnings.
+        "axes.apps": {"level": "WARNING"},
+        "celery.beat": {"level": _ROUTINE_LEVEL},
+        "celery.worker.strategy": {"level": _ROUTINE_LEVEL},
+        "celery.app.trace": {"level": _ROUTINE_LEVEL},
+    },
 }

@@ -157,14 +157,29 @@ def _record_attempt(
     attempts = delivery.attempts + 1
     now = timezone.now()
     changes = {"attempts": attempts, "last_attempt_at": now}
+    answer = f"HTTP {result.status_code}" if result.status_code is not None else result.error
     if result.ok:
         changes.update(state=CallbackDelivery.State.DELIVERED, delivered_at=now)
     elif now - delivery.pending_since >= timedelta(seconds=settings.CALLBACK_RETRY_WINDOW_SECONDS):
         changes.update(state=CallbackDelivery.State.FAILED)
-        logger.warning("callback %s gave up after %s attempts", delivery.webhook_id, attempts)
     else:
         changes.update(next_attempt_at=now + retry_delay(attempts))
     write_together([Insert(attempt), Update(CallbackDelivery, delivery.pk, changes)])
+    outcome = {
+        CallbackDelivery.State.DELIVERED: "delivered",
+        CallbackDelivery.State.FAILED: "failed for good",
+    }.get(changes.get("state"), "will be retried")
+    logger.log(
+        logging.WARNING if changes.get("state") == CallbackDelivery.State.FAILED else logging.INFO,
+        "callback %s (invoice %s, sequence %s) %s: %s in %s ms, attempt %s",
+        delivery.webhook_id,
+        delivery.invoice_id,
+        delivery.sequence,
+        outcome,
+        answer,
+        result.latency_ms,
+        attempts,
+    )
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -66,6 +66,17 @@ def _move(**move: Any) -> Invoice:
     invoice's read models (the one place they are written from a move)."""
     invoice = invoice_move_status(**move)
     read_models.refresh_after_commit(invoice)
+    # What an operator watching the log wants to see, once the move is kept.
+    transaction.on_commit(
+        lambda: logger.info(
+            "invoice %s: %s (%s) by %s, sequence %s",
+            invoice.id,
+            invoice.status,
+            move["cause"],
+            move["actor"],
+            invoice.sequence,
+        )
+    )
     return invoice
 
 
@@ -301,7 +312,7 @@ def invoice_create(
         )
         issued, failure = _issue_requisites(connector, service, invoice)
         try:
-            return _invoice_store(invoice, issued=issued, failure=failure, actor=actor)
+            stored = _invoice_store(invoice, issued=issued, failure=failure, actor=actor)
         except IntegrityError:
             if existing_id := selectors.invoice_id_by_reference(
                 merchant=merchant, test_mode=test_mode, reference_id=reference_id
@@ -312,6 +323,17 @@ def invoice_create(
             logger.warning("invoice %s: store conflict on attempt %s", invoice.id, attempt)
             if attempt == _REQUISITES_ATTEMPTS:
                 raise
+            continue
+        logger.info(
+            "invoice %s: %s, %s %s %s%s",
+            stored.id,
+            stored.status,
+            service.code,
+            stored.amount,
+            stored.currency,
+            " (test)" if stored.test_mode else "",
+        )
+        return stored
     raise AssertionError("unreachable")
 
 
