@@ -14,7 +14,8 @@ The API (all JSON, `Authorization: Bearer <api key>`):
     POST /v1/orders/<id>/confirm     {payload} -> 200 order (idempotent)
 Control (no auth, loopback only):
     POST /_control/orders/<id>       {outcome, paid_amount?, duplicates?, out_of_order?,
-                                      notify?} sets what the order will do
+                                      notify?, apply_now?} sets what the order will do
+                                      (apply_now: at once, not at its confirmation)
     POST /_control/faults            {latency?, fail_next?, timeout_next?, malformed_next?}
 Notifications: POST notify_url {event_id, order_id, merchant_order_id, status,
 paid_amount, sequence, occurred_at}, header X-Provider-Signature: t=<unix>,v1=<hex

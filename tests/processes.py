@@ -1,12 +1,15 @@
 """Real processes for tests: run manage.py, start a Celery worker or a web server, read its log."""
 
+import contextlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -108,8 +111,8 @@ def celery_worker(
 class WebServer:
     """The app under gunicorn with one worker, as the Procfile's `web` runs it, on a free port."""
 
-    def __init__(self, *, env: dict[str, str]):
-        port = _free_port()
+    def __init__(self, *, env: dict[str, str], port: int | None = None):
+        port = port or _free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.log = LoggedProcess(
             [
@@ -152,6 +155,29 @@ def worker_database_url() -> str:
 
     db = settings.DATABASES["default"]
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty database on the test run's PostgreSQL server, dropped afterwards: its URL."""
+    import psycopg
+
+    db = settings_database()
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = dict(host=db["HOST"], port=db["PORT"] or None, user=db["USER"], dbname="postgres")
+    with psycopg.connect(**admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{name}"
+    finally:
+        with psycopg.connect(**admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def settings_database() -> dict:
+    from django.conf import settings
+
+    return settings.DATABASES["default"]
 
 
 def _free_port() -> int:

@@ -25,13 +25,14 @@ def _run_a_task_through(worker, sender: Celery):
     assert worker.wait_for("ready.", timeout=60), worker.output
     # `celery.accumulate` is built into every worker: it proves a message
     # travelled through the broker and was executed, without any app task.
+    # The worker logs each task's result only at LOG_LEVEL=DEBUG (config/settings.py).
     sender.send_task("celery.accumulate", args=[marker], queue="default")
     assert worker.wait_for(f"('{marker}',)", timeout=30), worker.output
 
 
 @pytest.mark.redis
 def test_a_worker_on_redis_runs_tasks_and_answers_pings():
-    worker = celery_worker(env=project_env(), name=f"redis-{uuid.uuid4().hex[:6]}")
+    worker = celery_worker(env=project_env(LOG_LEVEL="DEBUG"), name=f"redis-{uuid.uuid4().hex[:6]}")
     try:
         _run_a_task_through(worker, app)
         # A solo worker answers between tasks: messages other tests left queued (whose
@@ -48,7 +49,12 @@ def test_a_worker_on_redis_runs_tasks_and_answers_pings():
 
 
 def test_a_worker_on_the_embedded_filesystem_broker_runs_tasks(tmp_path):
-    env = project_env(REDIS_URL="", VAR_DIR=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path}/db")
+    env = project_env(
+        REDIS_URL="",
+        VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path}/db",
+        LOG_LEVEL="DEBUG",
+    )
     worker = celery_worker(env=env, name="filesystem")
     queue = tmp_path / "broker" / "queue"
     sender = Celery(

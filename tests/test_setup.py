@@ -5,9 +5,8 @@ import re
 import secrets
 
 import pytest
-from django.conf import settings
 
-from tests.processes import manage, project_env
+from tests.processes import fresh_postgres_database, manage, project_env
 
 
 def _setup_twice(env):
@@ -73,23 +72,12 @@ def test_migrate_and_load_demo_twice_on_a_fresh_sqlite_file(tmp_path):
 
 @pytest.mark.postgres
 def test_migrate_and_load_demo_twice_on_a_fresh_postgres_database(tmp_path):
-    import psycopg
-
-    db = settings.DATABASES["default"]
-    name = f"coma_setup_{secrets.token_hex(4)}"
-    admin = dict(host=db["HOST"], port=db["PORT"] or None, user=db["USER"], dbname="postgres")
-    with psycopg.connect(**admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{name}"
+    with fresh_postgres_database("coma_setup") as url:
         env = project_env(DATABASE_URL=url, VAR_DIR=str(tmp_path))
         outputs = _setup_twice(env)
         counts = _counts(env)
         counts.pop("tables")
         _assert_demo_stable(outputs, counts)
-    finally:
-        with psycopg.connect(**admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_production_refuses_to_start_without_real_settings(tmp_path):

@@ -16,6 +16,7 @@ from invoices.models import Invoice, Merchant
 from invoices.selectors import merchant_credentials
 from invoices.services import invoice_create
 from invoices.state_machine import Actor
+from tests.on_commit import queued_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +129,7 @@ def test_without_javascript_a_wrong_then_right_confirmation(
             f"/hpp/{invoice.id}/confirm", {"invoice_receipt_number": receipt, "message": "paid"}
         )
     assert right.status_code == 303 and right["Location"] == f"/hpp/?cpi={invoice.id}"
-    assert len(queued) == 1
+    assert queued_tasks(queued) == ["invoices.tasks.forward_confirmation"]
     _, page = _page(client, invoice, locale="en")
     assert "Checking your payment" in page
     assert 'name="invoice_receipt_number"' not in page

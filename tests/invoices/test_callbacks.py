@@ -134,7 +134,8 @@ def test_delivery_is_signed_as_the_contract_says(shop, receiver):
     assert attempt.response_excerpt == "answered 200"
 
 
-def test_failures_are_retried_with_backoff_then_delivered(shop, settings):
+def test_failures_are_retried_with_backoff_then_delivered(shop, settings, caplog):
+    caplog.set_level("INFO", logger="invoices.callback_delivery")
     settings.CALLBACK_RETRY_BASE_SECONDS = 10
     receiver = CallbackReceiver(statuses=[500, 404])
     try:
@@ -164,6 +165,28 @@ def test_failures_are_retried_with_backoff_then_delivered(shop, settings):
         assert codes == [500, 404, 200]
         ids = {r.headers["webhook-id"] for r in receiver.received}
         assert len(ids) == 1, "the webhook-id is stable across retries"
+        # What an operator reading the log sees: each attempt, at INFO.
+        webhook_id = delivery.webhook_id
+        assert [
+            (r.levelname, r.getMessage().split(" in ")[0])
+            for r in caplog.records
+            if r.name == "invoices.callback_delivery"
+        ] == [
+            (
+                "INFO",
+                f"callback {webhook_id} (invoice {invoice_id}, sequence 2) will be retried:"
+                " HTTP 500",
+            ),
+            (
+                "INFO",
+                f"callback {webhook_id} (invoice {invoice_id}, sequence 2) will be retried:"
+                " HTTP 404",
+            ),
+            (
+                "INFO",
+                f"callback {webhook_id} (invoice {invoice_id}, sequence 2) delivered: HTTP 200",
+            ),
+        ]
     finally:
         receiver.close()
 
@@ -197,13 +220,16 @@ def test_tls_errors_are_recorded(shop, receiver):
     assert attempt.status_code is None and attempt.error.startswith("TLS error"), attempt.error
 
 
-def test_after_the_retry_window_the_callback_is_marked_failed(shop, settings):
+def test_after_the_retry_window_the_callback_is_marked_failed(shop, settings, caplog):
     settings.CALLBACK_RETRY_WINDOW_SECONDS = 3 * 86400
     invoice_id = _invoice(shop, "http://127.0.0.1:9/callbacks")
     _move(invoice_id, "processing")
     CallbackDelivery.objects.update(pending_since=timezone.now() - timedelta(days=3, seconds=1))
     callback_delivery.invoice_callbacks_deliver(invoice_id=invoice_id)
     assert CallbackDelivery.objects.get().state == "failed"
+    (record,) = [r for r in caplog.records if r.name == "invoices.callback_delivery"]
+    assert record.levelname == "WARNING"
+    assert "failed for good: connection failed" in record.getMessage()
 
 
 @pytest.mark.parametrize(

@@ -108,7 +108,8 @@ def test_a_worker_keeps_its_database_connection_from_task_to_task(shop, receiver
 
 def test_a_worker_whose_database_connection_was_cut_reconnects(shop, receiver, tmp_path):
     first, second = (shop.create(r, callback_url=receiver.url).json()["data"]["id"] for r in "ab")
-    worker = celery_worker(env=_worker_env(tmp_path), name="cut")
+    # At LOG_LEVEL=DEBUG the worker logs each task it finished (see below).
+    worker = celery_worker(env=_worker_env(tmp_path, LOG_LEVEL="DEBUG"), name="cut")
     try:
         assert worker.wait_for("ready.", timeout=60), worker.output
         move_to_processing(first)
