@@ -114,6 +114,7 @@ def _invoice_context(
         "display_key": display_key,
         "details": details,
         "service": hosted.service,
+        "method_name": selectors.service_method_name(service=hosted.service, language=language),
         "merchant_name": hosted.merchant.name,
         # Callables: the template calls them only where a fragment is rendered, so
         # a page kept rendered never reads the whole row.
@@ -178,7 +179,11 @@ def _checkout_link(request: HttpRequest) -> HttpResponse:
         link = services.checkout_link_read(query=request.GET)
         if not (link.parameters.get("service") or link.parameters.get("method")):
             choices = [
-                {"service": service, "href": link.with_service(service.code)}
+                {
+                    "service": service,
+                    "name": selectors.service_method_name(service=service, language=language),
+                    "href": link.with_service(service.code),
+                }
                 for service in services.checkout_services(link=link)
             ]
             return _page(

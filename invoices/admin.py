@@ -270,6 +270,7 @@ class ServiceForm(forms.ModelForm):
             "enabled",
             "method_code",
             "method_name",
+            "method_name_translations",
             "method_logo",
             "display_kind",
             "currency",
@@ -291,6 +292,11 @@ class ServiceForm(forms.ModelForm):
                 if (amount := getattr(self.instance, name)) is not None:
                     self.initial[name] = amount_in_currency(amount, self.instance.currency)
 
+    def clean_method_name_translations(self):
+        # An emptied box means no names in other languages: the column holds an object.
+        translations = self.cleaned_data["method_name_translations"]
+        return {} if translations is None else translations
+
     def clean(self):
         cleaned = super().clean()
         problems = services.service_problems(
@@ -299,6 +305,7 @@ class ServiceForm(forms.ModelForm):
             display_kind=cleaned.get("display_kind", ""),
             currency=cleaned.get("currency", ""),
             confirmation_schema=cleaned.get("confirmation_schema"),
+            method_name_translations=cleaned.get("method_name_translations"),
         )
         for field, field_problems in problems.items():
             for message in field_problems:
@@ -314,7 +321,18 @@ class ServiceAdmin(admin.ModelAdmin):
     search_fields = ["code", "method_code", "method_name"]
     fieldsets = [
         (None, {"fields": ["code", "enabled"]}),
-        ("Method", {"fields": ["method_code", "method_name", "method_logo", "display_kind"]}),
+        (
+            "Method",
+            {
+                "fields": [
+                    "method_code",
+                    "method_name",
+                    "method_name_translations",
+                    "method_logo",
+                    "display_kind",
+                ]
+            },
+        ),
         ("Money", {"fields": ["currency", "min_amount", "max_amount", "lifetime"]}),
         (
             "Provider",

@@ -7,6 +7,8 @@ Models hold data and constraints only; every write goes through
 import json
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -71,6 +73,38 @@ class Merchant(models.Model):
         return f"{self.name} ({self.account_id})"
 
 
+METHOD_NAME_MAX_LENGTH = 200
+
+
+def method_name_translations_problems(value) -> list[str]:
+    """Why per-language method names cannot be shown, if they cannot.
+
+    The pages speak only settings.LANGUAGES: a name under any other code would
+    never be shown, and an empty one would leave the method unnamed.
+    """
+    if not isinstance(value, dict):
+        return ['Must be a JSON object of language code to name, e.g. {"uk": "Назва"}.']
+    languages = [code for code, _ in settings.LANGUAGES]
+    problems = []
+    for code, name in value.items():
+        if code not in languages:
+            problems.append(
+                f"{code!r} is not a language of the pages (one of: {', '.join(languages)})."
+            )
+        elif not isinstance(name, str) or not name.strip():
+            problems.append(f"The name for {code!r} must be a non-empty string.")
+        elif len(name) > METHOD_NAME_MAX_LENGTH:
+            problems.append(
+                f"The name for {code!r} is longer than {METHOD_NAME_MAX_LENGTH} characters."
+            )
+    return problems
+
+
+def validate_method_name_translations(value) -> None:
+    if problems := method_name_translations_problems(value):
+        raise ValidationError(problems)
+
+
 class Service(models.Model):
     """What a customer pays with: a method in one currency, served by a connector."""
 
@@ -81,7 +115,18 @@ class Service(models.Model):
         help_text="Merchants send this in `service`, e.g. upi_qr_inr_invoice.",
     )
     method_code = models.CharField(max_length=100)
-    method_name = models.CharField(max_length=200)
+    method_name = models.CharField(
+        max_length=METHOD_NAME_MAX_LENGTH,
+        help_text="Shown where no name in the page's language is given, and in the API.",
+    )
+    method_name_translations = models.JSONField(
+        default=dict,
+        # Also for rows the code of the release before this field inserts while it migrates.
+        db_default={},
+        blank=True,
+        validators=[validate_method_name_translations],
+        help_text='The name in other page languages, e.g. {"uk": "Банківський переказ"}.',
+    )
     method_logo = models.CharField(
         max_length=500,
         blank=True,

@@ -64,6 +64,12 @@ def service_enabled_for_merchant(*, merchant: Merchant, service_code: str) -> Se
     return link.service if link else None
 
 
+def service_method_name(*, service: Service, language: str) -> str:
+    """The method's name in a page's language; `method_name` where it has none there
+    (the merchant API always names a method by `method_name`)."""
+    return service.method_name_translations.get(language) or service.method_name
+
+
 def merchant_by_public_key(*, public_key: str) -> tuple[Merchant, bool] | None:
     """The merchant and the key's mode (True = test) for a public key, else None."""
     if public_key.startswith(keys.PUBLIC_KEY_PREFIXES[True]):

@@ -48,6 +48,7 @@ from invoices.models import (
     MerchantService,
     ProviderEvent,
     Service,
+    method_name_translations_problems,
 )
 from invoices.state_machine import (
     OPEN_STATUSES,
@@ -181,9 +182,14 @@ def service_problems(
     display_kind: str,
     currency: str,
     confirmation_schema: Any,
+    method_name_translations: Any = None,
 ) -> dict[str, list[str]]:
     """Why a service configuration cannot work, by field name; empty when it can."""
     problems: dict[str, list[str]] = {}
+    if method_name_translations is not None and (
+        found := method_name_translations_problems(method_name_translations)
+    ):
+        problems["method_name_translations"] = found
     if not is_known_currency(currency):
         problems["currency"] = [f"{currency!r} is not an ISO 4217 currency in circulation."]
     try:

@@ -26,3 +26,8 @@ def test_a_page_varies_on_the_language_and_the_api_does_not(client, shop):
         assert "Accept-Language" not in response.get("Vary", "")
     assert unknown.status_code == 404
     assert unknown.json()["errors"][0]["detail"] == "No such resource."
+
+    # The method's Ukrainian name is the page's; the API names it as it always has.
+    assert "Тестовий метод" in page.content.decode()
+    method = created.json()["data"]["attributes"]["flow_data"]["method"]
+    assert method["name"] == "Test method"

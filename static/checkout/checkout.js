@@ -60,8 +60,16 @@
 
   // Countdown to the invoice's expiry.
   function tick() {
-    document.querySelectorAll(".countdown[data-expires]").forEach(function (element) {
-      var left = Math.floor((Date.parse(element.getAttribute("data-expires")) - Date.now()) / 1000);
+    var countdowns = document.querySelectorAll(".countdown[data-expires]");
+    // None on this page, or a final status took it away (partials/status.html): a timer
+    // left running would only wake the phone every second for nothing.
+    if (!countdowns.length) {
+      clearInterval(ticking);
+      return;
+    }
+    countdowns.forEach(function (element) {
+      // Rounded up: "Time is up" only once the deadline has passed, as the server holds it.
+      var left = Math.ceil((Date.parse(element.getAttribute("data-expires")) - Date.now()) / 1000);
       var out = element.querySelector(".remaining");
       if (!out) return;
       if (left <= 0) {
@@ -72,7 +80,7 @@
       out.textContent = (h ? h + ":" : "") + String(m).padStart(2, "0") + ":" + String(s).padStart(2, "0");
     });
   }
-  setInterval(tick, 1000);
+  var ticking = setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);
 
   // On a final status, go back to the shop after a few seconds (the button works at once).

@@ -90,6 +90,9 @@ def test_with_javascript_the_page_confirms_follows_and_returns(
     status = page.locator("#status")
     expect(status).to_have_attribute("data-status", "processed", timeout=SETTLE_MS)
     expect(status.locator(".status-text")).to_have_text("Paid")
+    # Only the result is left, as a reload would show it: no countdown, no details.
+    expect(page.locator(".countdown")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Payment details")).to_have_count(0)
     expect(live_region).to_contain_text("Paid")
     expect(live_region).to_contain_text("You will be taken back in 5 seconds.")
     assert page.evaluate("() => window.liveRegion.isConnected")

@@ -261,6 +261,53 @@ def test_a_repeated_poll_is_not_rendered_again_and_shows_every_change(client, de
     assert "hx-trigger" not in final and 'data-status="processed"' in final
 
 
+# What a final status swapped in by htmx empties (hx-swap-oob), and what a reload of a final
+# page shows empty: the countdown, the payment details, the form and the test panel.
+EMPTIED_WHEN_FINAL = ["deadline", "payment-details", "confirm-area"]
+
+
+def _emptied_out_of_band(fragment: str) -> list[str]:
+    return re.findall(r'<div id="([\w-]+)" hx-swap-oob="true"></div>', fragment)
+
+
+def test_a_final_status_swapped_in_empties_what_a_reload_no_longer_shows(client, demo):
+    invoice = _invoice(demo, "test_uah_invoice", "UAH", reference_id="order-final-swap")
+    _, waiting_page = _page(client, invoice, locale="en")
+    for place in EMPTIED_WHEN_FINAL:
+        assert f'<div id="{place}">' in waiting_page, place
+    assert 'class="countdown"' in waiting_page and 'class="card details"' in waiting_page
+    url = f"/hpp/{invoice.id}/status"
+    waiting = client.get(url, {"locale": "en"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-swap-oob" not in waiting, "nothing is taken away while the customer may pay"
+
+    # The test panel's answer (swapped into #payment-state) ends the page as a poll does.
+    simulated = client.post(
+        f"/hpp/{invoice.id}/simulate?locale=en", {"outcome": "failed"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'data-status="process_failed"' in simulated
+    assert _emptied_out_of_band(simulated) == EMPTIED_WHEN_FINAL
+    final = client.get(url, {"locale": "en"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Payment failed" in final and "hx-trigger" not in final
+    assert _emptied_out_of_band(final) == EMPTIED_WHEN_FINAL
+    # A confirmation sent from a page that had not yet seen the final status: the same.
+    confirmed = client.post(
+        f"/hpp/{invoice.id}/confirm?locale=en",
+        {"invoice_receipt_number": "1", "message": "paid"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert _emptied_out_of_band(confirmed) == EMPTIED_WHEN_FINAL
+    # Without htmx nothing is swapped: the box alone, no out-of-band parts.
+    plain = client.get(url, {"locale": "en"}).content.decode()
+    assert "hx-swap-oob" not in plain
+
+    # The page as a reload shows it: the same places, empty, and nothing else to do.
+    _, reloaded = _page(client, invoice, locale="en")
+    for place in EMPTIED_WHEN_FINAL:
+        assert re.search(rf'<div id="{place}">\s*</div>', reloaded), place
+    assert 'class="countdown"' not in reloaded and 'class="card details"' not in reloaded
+    assert "hx-swap-oob" not in reloaded
+
+
 @pytest.mark.parametrize("bad", ["javascript:alert(1)", "data:text/html,hi", "//evil.example"])
 def test_only_http_return_urls_are_followed(demo, bad):
     from checkout.services import return_url

@@ -200,3 +200,41 @@ def test_a_broken_service_is_refused_with_the_reason(admin_client_logged_in, ove
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not Service.objects.filter(code="upi_qr_inr_invoice").exists()
+
+
+def test_method_names_per_language_are_saved_and_may_be_left_out(admin_client_logged_in):
+    named = _service_form(method_name_translations='{"uk": "QR-код UPI"}')
+    response = admin_client_logged_in.post(reverse("admin:invoices_service_add"), named)
+    assert response.status_code == 302
+    saved = Service.objects.get(code="upi_qr_inr_invoice")
+    assert saved.method_name_translations == {"uk": "QR-код UPI"}
+
+    unnamed = _service_form(code="upi_qr_inr_invoice_plain", method_name_translations="")
+    response = admin_client_logged_in.post(reverse("admin:invoices_service_add"), unnamed)
+    assert response.status_code == 302
+    assert Service.objects.get(code="upi_qr_inr_invoice_plain").method_name_translations == {}
+
+
+@pytest.mark.parametrize(
+    ("translations", "message"),
+    [
+        (
+            '{"uk": "QR-код UPI", "de": "UPI-QR"}',
+            "&#x27;de&#x27; is not a language of the pages (one of: en, uk).",
+        ),
+        ('{"uk": "  "}', "The name for &#x27;uk&#x27; must be a non-empty string."),
+        ('{"uk": 7}', "The name for &#x27;uk&#x27; must be a non-empty string."),
+        ('["QR-код UPI"]', "Must be a JSON object of language code to name"),
+    ],
+)
+def test_method_names_in_unknown_languages_or_empty_are_refused(
+    admin_client_logged_in, translations, message
+):
+    response = admin_client_logged_in.post(
+        reverse("admin:invoices_service_add"),
+        _service_form(method_name_translations=translations),
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert page.count(message) == 1, "said once, beside the field"
+    assert not Service.objects.filter(code="upi_qr_inr_invoice").exists()
