@@ -52,7 +52,11 @@ run: check-ports install
 	@echo "  API docs: $(PUBLIC_BASE_URL)/api/docs"
 	@echo "  Health:   $(PUBLIC_BASE_URL)/healthz"
 	@echo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker beat emulator
+	@# A worker of threads: honcho stops every process group with SIGTERM and kills it
+	@# 5 s later, and a prefork pool's children die of that SIGTERM, logged as errors,
+	@# before their parent's warm shutdown is done.
+	PATH="$(CURDIR)/$(BIN):$$PATH" WORKER_POOL=$${WORKER_POOL:-threads} \
+		$(BIN)/honcho start --port $(PORT) web worker beat emulator
 
 test: install-dev
 	$(BIN)/ruff check .
