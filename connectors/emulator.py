@@ -36,6 +36,7 @@ from decimal import ROUND_DOWN, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+from stdnum import luhn
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +52,7 @@ def provider_signature(*, secret: str, timestamp: int, body: bytes) -> str:
 
 
 def _luhn_completed(digits: str) -> str:
-    total = 0
-    for index, digit in enumerate(reversed(digits)):
-        value = int(digit) * (2 if index % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
-    return digits + str((10 - total % 10) % 10)
+    return digits + luhn.calc_check_digit(digits)
 
 
 @dataclass

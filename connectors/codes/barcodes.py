@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import barcode as python_barcode
 from barcode.writer import ImageWriter, SVGWriter
+from stdnum import ean, luhn
 
 from connectors.codes import PaymentCodeError
 from connectors.codes.amounts import checked_amount
@@ -144,9 +145,8 @@ def _render(*, value: str, barcode_format: str, writer, options: dict) -> bytes:
 
 
 def _ean_check_digit(data: str) -> str:
-    # Weights 1 and 3 alternate from the left; the check digit rounds up to a multiple of 10.
-    total = sum(int(digit) * (3 if position % 2 else 1) for position, digit in enumerate(data))
-    return str(-total % 10)
+    # GS1's check digit: weights 3 and 1 from the right.
+    return ean.calc_check_digit(data)
 
 
 def _boleto_check_digit(digits: str) -> str:
@@ -159,9 +159,5 @@ def _boleto_check_digit(digits: str) -> str:
 
 def _mod10(digits: str) -> str:
     """Modulo 10 of the digitable line fields: weights 2, 1, 2, ... from the right, the
-    digits of each product summed."""
-    total = 0
-    for index, digit in enumerate(reversed(digits)):
-        product = int(digit) * (2 if index % 2 == 0 else 1)
-        total += product // 10 + product % 10
-    return str(-total % 10)
+    digits of each product summed, which is Luhn's check digit."""
+    return luhn.calc_check_digit(digits)

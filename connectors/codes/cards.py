@@ -2,6 +2,8 @@
 
 import re
 
+from stdnum import luhn
+
 from connectors.codes import PaymentCodeError
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -11,11 +13,7 @@ def luhn_valid(number: str) -> bool:
     """Whether `number` (digits only) passes the Luhn check (ISO/IEC 7812-1 annex B)."""
     if not isinstance(number, str) or not _DIGITS.fullmatch(number):
         return False
-    total = 0
-    for index, digit in enumerate(reversed(number)):
-        value = int(digit) * (2 if index % 2 else 1)
-        total += value - 9 if value > 9 else value
-    return total % 10 == 0
+    return luhn.is_valid(number)
 
 
 def normalize_card_number(text: str) -> str:

@@ -3,9 +3,11 @@
 import re
 from decimal import Decimal
 
+from stdnum import iso11649
+
 from connectors.codes import PaymentCodeError
 from connectors.codes.amounts import checked_amount, two_decimals
-from connectors.codes.iban import mod97, normalize_iban
+from connectors.codes.iban import normalize_iban
 from connectors.codes.texts import checked_text
 
 # Version 002 lets the BIC be left out inside the EEA; character set 1 is UTF-8.
@@ -109,6 +111,6 @@ def _checked_reference(reference: str | None) -> str:
                 "reference starting with RF must be an ISO 11649 creditor reference: RF, "
                 f"two check digits and 1 to 21 letters or digits, got {reference!r}"
             )
-        if mod97(reference[4:] + reference[:4]) != 1:
+        if not iso11649.is_valid(reference):
             raise PaymentCodeError(f"reference check digits do not match: {reference}")
     return reference
