@@ -45,4 +45,3 @@ def normalize_iban(text: str) -> str:
         raise PaymentCodeError(f"IBAN check digits do not match: {compact}") from None
     except SchwiftyException as error:
         raise PaymentCodeError(f"IBAN {compact} is not one {country} issues: {error}") from None
-
