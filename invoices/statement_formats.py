@@ -18,6 +18,8 @@ from connectors.codes import PaymentCodeError
 from connectors.codes.iban import normalize_iban
 
 FORMATS = ("camt", "mt940")
+_LARGEST_AMOUNT = Decimal(10) ** 16
+_CURRENCY = re.compile(r"[A-Z]{3}")
 _CAMT_NAMESPACE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:camt\.05[234]\.001\.\d\d$")
 # The statement, report or notification of each camt message, below its Document.
 _CAMT_REPORTS = ("BkToCstmrStmt/Stmt", "BkToCstmrAcctRpt/Rpt", "BkToCstmrDbtCdtNtfctn/Ntfctn")
@@ -86,7 +88,17 @@ def _amount(text: str | None, where: str) -> Decimal:
         raise StatementFormatError(f"{where}: {text!r} is not an amount") from None
     if not amount.is_finite() or amount <= 0:
         raise StatementFormatError(f"{where}: the amount must be more than zero")
+    # What an amount column keeps (4 fraction digits, 20 in all); no currency has more.
+    if amount.as_tuple().exponent < -4 or amount >= _LARGEST_AMOUNT:
+        raise StatementFormatError(f"{where}: {text!r} is not an amount any currency has")
     return amount
+
+
+def _currency(code: str | None, where: str) -> str:
+    code = (code or "").strip()
+    if not _CURRENCY.fullmatch(code):
+        raise StatementFormatError(f"{where}: {code!r} is not an ISO 4217 currency code")
+    return code
 
 
 # ISO 20022 ---------------------------------------------------------------------------
@@ -133,7 +145,9 @@ def _parse_camt(data: bytes) -> ParsedStatement:
                 debits += 1
                 continue
             amount_node = find(entry, "Amt")
-            currency = amount_node.get("Ccy", "") if amount_node is not None else ""
+            if amount_node is None:
+                raise StatementFormatError(f"{where}: no amount")
+            currency = amount_node.get("Ccy", "")
             booked = _camt_date(text(entry, "BookgDt/Dt") or text(entry, "BookgDt/DtTm"), where)
             details = [tx for d in findall(entry, "NtryDtls") for tx in findall(d, "TxDtls")]
             for index, tx in enumerate(details or [None], start=1):
@@ -174,7 +188,7 @@ def _parse_camt(data: bytes) -> ParsedStatement:
                     CreditEntry(
                         account_iban=account,
                         amount=_amount(tx_amount.text, where),
-                        currency=tx_amount.get("Ccy", currency) or currency,
+                        currency=_currency(tx_amount.get("Ccy") or currency, where),
                         booked_on=booked,
                         bank_reference=reference,
                         remittance_unstructured=unstructured or text(entry, "AddtlNtryInf"),
@@ -209,6 +223,9 @@ def _parse_mt940(data: bytes) -> ParsedStatement:
     except UnicodeDecodeError:
         # SWIFT's character set is ASCII; some banks write Latin-1 names.
         text = data.decode("latin-1")
+    if "\x00" in text:
+        # No bank writes one, and the database could not keep it.
+        raise StatementFormatError("not an MT940 statement: it holds NUL characters")
     if ":20:" not in text or ":61:" not in text and ":60F:" not in text:
         raise StatementFormatError(
             "not an MT940 statement (no :20: and :60F:/:61: fields) nor camt XML"
@@ -244,7 +261,7 @@ def _parse_mt940(data: bytes) -> ParsedStatement:
             CreditEntry(
                 account_iban=_account(account),
                 amount=_amount(str(amount.amount), where),
-                currency=amount.currency or transactions.currency or "",
+                currency=_currency(amount.currency or transactions.currency, where),
                 booked_on=date(booked.year, booked.month, booked.day) if booked else None,
                 bank_reference=reference,
                 remittance_unstructured=" ".join(remittance.split()),

@@ -121,6 +121,30 @@ def test_a_later_camt_version_and_a_batch_booking_are_read():
             "no bank reference",
         ),
         (b":20:X\n:25:DE89370400440532013000\n:60F:C261203EUR1,00\n", "mt940", "no transactions"),
+        (MT940.read_bytes().replace(b"Order shared-ref", b"Order\x00"), "auto", "NUL"),
+        (
+            _camt(
+                "02",
+                '<Ntry><Amt Ccy="EUR">1.00001</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
+                "<Sts>BOOK</Sts><AcctSvcrRef>1</AcctSvcrRef></Ntry>",
+            ),
+            "auto",
+            "not an amount any currency has",
+        ),
+        (
+            _camt(
+                "02",
+                '<Ntry><Amt Ccy="EURO">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
+                "<Sts>BOOK</Sts><AcctSvcrRef>1</AcctSvcrRef></Ntry>",
+            ),
+            "auto",
+            "not an ISO 4217 currency code",
+        ),
+        (
+            _camt("02", "<Ntry><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts></Ntry>"),
+            "auto",
+            "no amount",
+        ),
         (CAMT053.read_bytes(), "mt940", "not an MT940"),
         (MT940.read_bytes(), "csv", "unknown format"),
     ],
