@@ -579,7 +579,12 @@ class StatementEntry(models.Model):
     remittance_structured = models.CharField(max_length=500, blank=True)
     state = models.CharField(max_length=16, choices=State.choices)
     invoice = models.ForeignKey(
-        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="statement_entries"
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="statement_entries",
+        db_index=False,
     )
     # What came of the entry, in words: the move made, or why none was.
     outcome = models.CharField(max_length=300)
@@ -616,6 +621,8 @@ class StatementEntry(models.Model):
                 name="statement_entry_unmatched",
             ),
             models.Index(fields=["statement_import", "id"], name="statement_entry_import"),
+            # An invoice's credits; a plain index, as ids are never searched with LIKE.
+            models.Index(fields=["invoice", "created_at"], name="statement_entry_invoice"),
         ]
 
     def __str__(self) -> str:
