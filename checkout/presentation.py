@@ -45,6 +45,7 @@ REQUISITE_LABELS = {
     "bank_name": _("Bank"),
     "bank_code": _("Bank code (BIC)"),
     "purpose": _("Payment purpose"),
+    "creditor_reference": _("Payment reference (RF)"),
     "reference": _("Reference"),
     "barcode": _("Barcode number"),
     "invoice_receipt_number": _("Invoice receipt number"),

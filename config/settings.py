@@ -411,6 +411,9 @@ AXES_ENABLE_ADMIN = False
 # The merchant API refuses larger bodies with 413 before parsing them.
 API_MAX_BODY_BYTES = 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Bank statement files (POST /api/statements, the admin's upload) are read on their own
+# terms: a month of a busy account is far more than a JSON request.
+STATEMENT_MAX_BYTES = env.int("STATEMENT_MAX_BYTES", default=5 * 1024 * 1024)
 # How many proxies of ours (load balancers) stand before the app and append to
 # X-Forwarded-For; 0 = clients connect directly.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

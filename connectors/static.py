@@ -7,8 +7,10 @@ and reference, so every customer scans exactly what they must pay:
 
     invoice        {"requisites": {receiver_name, iban | account_number, receiver_code,
                     bank_name, bank_code, purpose}, "national_qr": "nbu" | "epc" | null}
-                   purpose may hold {reference_id}; the NBU QR (UAH) or EPC069-12 QR (EUR)
-                   goes to `qr_code`
+                   purpose may hold {reference_id} and {creditor_reference} (the invoice's
+                   ISO 11649 RF reference, also issued as `creditor_reference`, which bank
+                   statement imports match on); the NBU QR (UAH) or EPC069-12 QR (EUR) goes
+                   to `qr_code`
     qr             {"scheme": "upi", "vpa", "payee_name"} or
                    {"scheme": "pix", "key", "merchant_name", "merchant_city"} or
                    {"requisites": {"qr_code": fixed text}}
@@ -38,6 +40,7 @@ from connectors.base import (
 from connectors.codes import PaymentCodeError
 from connectors.codes.barcodes import code128_value, ean13, itf_value
 from connectors.codes.cards import normalize_card_number
+from connectors.codes.creditor_reference import invoice_creditor_reference
 from connectors.codes.epc import epc_qr_text
 from connectors.codes.iban import normalize_iban
 from connectors.codes.nbu import nbu_qr_link
@@ -71,11 +74,16 @@ def _serial(invoice: InvoiceData) -> str:
 
 def _bank_transfer(settings: Mapping[str, Any], invoice: InvoiceData) -> dict[str, str]:
     requisites = _fixed(settings)
+    # Issued with every bank transfer, so the page shows it and a payer can quote it
+    # even where the purpose does not: statement imports settle the invoice by it.
+    requisites["creditor_reference"] = invoice_creditor_reference(invoice.id)
     if "iban" in requisites:
         requisites["iban"] = normalize_iban(requisites["iban"])
     if "purpose" in requisites:
-        requisites["purpose"] = requisites["purpose"].replace(
-            "{reference_id}", invoice.reference_id
+        requisites["purpose"] = (
+            requisites["purpose"]
+            .replace("{reference_id}", invoice.reference_id)
+            .replace("{creditor_reference}", requisites["creditor_reference"])
         )
     national_qr = settings.get("national_qr")
     if national_qr == "nbu":

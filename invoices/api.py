@@ -25,7 +25,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBasicAuth
 
-from invoices import ratelimit, selectors, services
+from invoices import ratelimit, selectors, services, statements
 from invoices.api_errors import (
     JSON_CONTENT_TYPE,
     ApiError,
@@ -39,6 +39,11 @@ from invoices.api_schemas import (
     InvoiceCreateDocument,
     InvoiceDocument,
     InvoiceListDocument,
+)
+from invoices.api_statements import (
+    STATEMENT_CONTENT_TYPES,
+    statement_import_document,
+    statement_read,
 )
 from invoices.models import Merchant
 from invoices.resources import invoice_document, invoice_resource, render_json
@@ -554,3 +559,45 @@ def confirm_invoice(request: HttpRequest, invoice_id: str):
     except services.ConfirmationRejected as rejected:
         raise _field_errors(rejected.problems, under="/payload") from None
     return _json(invoice_document(invoice), 202)
+
+
+# Bank statements -------------------------------------------------------------------
+
+
+@api.post(
+    "/statements",
+    auth=MerchantKeyAuth(),
+    response={201: dict, **_ERRORS},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in STATEMENT_CONTENT_TYPES
+            },
+        },
+        "parameters": [
+            {"name": "file_name", "in": "query", "required": False, "schema": {"type": "string"}}
+        ],
+    },
+    summary="Import a bank statement",
+    description="The body is a camt.053/camt.054 (application/xml) or MT940 (text/plain) "
+    "file. Its credits settle your invoices of static bank-transfer services paid into the "
+    "statement's account, in the key's mode, by RF creditor reference or reference_id; "
+    "each credit is applied once, however often the file is sent.",
+)
+def import_statement(request: HttpRequest):
+    caller: ApiCaller = request.auth
+    data, file_format, file_name = statement_read(request)
+    try:
+        result = statements.statement_import(
+            data=data,
+            file_name=file_name,
+            file_format=file_format,
+            imported_by=str(caller.actor),
+            test_mode=caller.test_mode,
+            merchant=caller.merchant,
+        )
+    except statements.StatementFormatError as error:
+        raise ApiError.single(422, "unreadable_statement", str(error)) from None
+    return _json(statement_import_document(result), 201)

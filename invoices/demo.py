@@ -67,7 +67,7 @@ DEMO_SERVICES = [
                 "iban": "DE89370400440532013000",
                 "bank_code": "COBADEFFXXX",
                 "bank_name": "Demo Bank AG",
-                "purpose": "Order {reference_id}",
+                "purpose": "{creditor_reference} Order {reference_id}",
             },
             "national_qr": "epc",
         },

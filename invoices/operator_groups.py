@@ -18,6 +18,7 @@ MOVE_STATUS = "move_invoice_status"
 RESEND_CALLBACK = "resend_callback"
 POLL_PROVIDER = "poll_provider"
 ROTATE_MERCHANT_KEYS = "rotate_merchant_keys"
+RECONCILE_STATEMENT = "reconcile_statement"
 
 
 def _group_filters() -> dict[str, Q]:
@@ -30,7 +31,8 @@ def _group_filters() -> dict[str, Q]:
         "viewer": sees_everything,
         "support": sees_everything
         | (invoice_permission & Q(codename__in=[RESEND_CALLBACK, POLL_PROVIDER])),
-        "finance": sees_everything | (invoice_permission & Q(codename=MOVE_STATUS)),
+        "finance": sees_everything
+        | (invoice_permission & Q(codename__in=[MOVE_STATUS, RECONCILE_STATEMENT])),
         "admin": invoice_permission,
     }
 

@@ -178,6 +178,7 @@ def test_every_shell_block_is_run_here_or_said_why_not():
         "# the demo merchant's account_id",
         ".venv/bin/python manage.py merchant_create",
         "EMULATOR=http://localhost:8765",
+        "# a SEPA invoice paid by transfer",
     )
     for block in readme_shell_blocks():
         assert block.startswith(run_here) or block.startswith(tuple(NOT_RUN)), (
@@ -209,6 +210,19 @@ def test_the_merchant_api_examples(live_demo):
     assert f"invoice {invoice_id}: processed (provider_answered_confirmation)" in log
     for routine in ("Sending due task", "] received", "] succeeded in", "No hostname"):
         assert routine not in log
+
+
+def test_the_bank_statement_example(live_demo):
+    result = live_demo.run(_block("# a SEPA invoice paid by transfer"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    imported, status = _printed(result.stdout)
+    assert imported["file_format"] == "MT940"
+    assert (imported["matched"], imported["unmatched"], imported["duplicates"]) == (1, 0, 0)
+    (entry,) = imported["entries"]
+    assert entry["state"] == "matched" and entry["outcome"] == "processed"
+    assert status == "processed"
+    assert f"invoice {entry['invoice_id']}: processed (statement)" in live_demo.log
 
 
 def test_the_merchant_create_example(live_demo):

@@ -99,8 +99,9 @@ def test_the_groups_hold_exactly_their_jobs_permissions(db):
     viewer = codenames("viewer")
     assert viewer and all(codename.startswith("view_") for codename in viewer)
     assert {"view_invoice", "view_invoiceevent", "view_callbackdelivery"} <= viewer
+    assert {"view_statementimport", "view_statemententry"} <= viewer
     assert codenames("support") == viewer | {"resend_callback", "poll_provider"}
-    assert codenames("finance") == viewer | {"move_invoice_status"}
+    assert codenames("finance") == viewer | {"move_invoice_status", "reconcile_statement"}
     assert {"rotate_merchant_keys", "change_merchant", "change_service", "resend_callback"} <= (
         codenames("admin")
     )

@@ -27,6 +27,7 @@ def test_the_document_covers_every_endpoint_and_error(client):
         "/api/payment-invoices",
         "/api/payment-invoices/{invoice_id}",
         "/api/payment-invoices/{invoice_id}/confirm",
+        "/api/statements",
     }
     create = paths["/api/payment-invoices"]["post"]
     assert set(create["responses"]) >= {"201", "400", "401", "409", "413", "415", "422", "429"}
@@ -44,6 +45,15 @@ def test_the_document_covers_every_endpoint_and_error(client):
     confirm = paths["/api/payment-invoices/{invoice_id}/confirm"]["post"]
     assert "security" not in confirm or confirm["security"] in ([], [{}])
     assert create["security"] == [{"MerchantKeyAuth": []}]
+    statements = paths["/api/statements"]["post"]
+    assert statements["security"] == [{"MerchantKeyAuth": []}]
+    assert set(statements["requestBody"]["content"]) == {
+        "application/xml",
+        "text/xml",
+        "text/plain",
+        "application/octet-stream",
+    }
+    assert set(statements["responses"]) >= {"201", "401", "413", "415", "422"}
 
 
 def test_the_docs_page_uses_only_local_assets(client):
