@@ -15,7 +15,7 @@ from connectors.registry import get_connector
 from invoices import selectors, services
 from invoices.models import Invoice, ProviderEvent, Service
 from tests.factories import MerchantServiceFactory
-from tests.processes import LoggedProcess, project_env
+from tests.processes import LoggedProcess, celery_worker, project_env, worker_database_url
 
 ACCOUNTS = {
     "a": {"api_key": "provider-a-api-key-0001", "notify_secret": "provider-a-notify-secret-0001"},
@@ -242,3 +242,43 @@ def test_the_database_holds_no_secret_in_clear(two_services):
         for secret in account.values():
             assert secret not in stored
     assert all(row[2].startswith("gAAAA") for row in rows)  # Fernet tokens
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_with_a_worker_both_providers_notifications_pay_their_invoices(
+    shop, two_services, live_server, settings, tmp_path
+):
+    settings.PUBLIC_BASE_URL = live_server.url
+    worker = celery_worker(
+        env=project_env(
+            DATABASE_URL=worker_database_url(),
+            VAR_DIR=str(tmp_path),
+            PUBLIC_BASE_URL=live_server.url,
+            PROVIDER_HTTP_READ_TIMEOUT_SECONDS="1",
+        ),
+        name="two-providers",
+    )
+    try:
+        assert worker.wait_for("ready.", timeout=60), worker.output
+        invoices = {
+            name: _create(shop, service, f"order-{name}") for name, service in two_services.items()
+        }
+        for invoice in invoices.values():
+            assert shop.confirm(invoice.id, {"message": "paid"}).status_code == 202
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            done = Invoice.objects.filter(pk__in=[i.pk for i in invoices.values()])
+            if all(status == "processed" for status in done.values_list("status", flat=True)):
+                break
+            time.sleep(0.2)
+        for name, invoice in invoices.items():
+            invoice.refresh_from_db()
+            assert (invoice.status, invoice.processed_amount) == ("processed", invoice.amount)
+            last = invoice.events.order_by("sequence").last()
+            assert (last.to_status, last.cause) == ("processed", "provider_notified")
+            (event,) = ProviderEvent.objects.filter(provider_reference=invoice.provider_reference)
+            assert event.service_id == two_services[name].pk and event.processed_at
+    finally:
+        worker.stop()
