@@ -154,7 +154,10 @@ DEMO_SERVICES = [
         "currency": "UAH",
         "display_kind": "card_transfer",
         "connector": "http",
-        "connector_settings": {"base_url": f"http://127.0.0.1:{settings.PROVIDER_EMULATOR_2_PORT}"},
+        # Read when the demo is loaded, so it names the port of this run.
+        "connector_settings": lambda: {
+            "base_url": f"http://127.0.0.1:{settings.PROVIDER_EMULATOR_2_PORT}"
+        },
         "connector_secrets": SECOND_PROVIDER,
     },
     {
@@ -197,6 +200,8 @@ class DemoCredentials:
 def demo_load() -> DemoCredentials:
     for spec in DEMO_SERVICES:
         values = {**_SERVICE_DEFAULTS, **spec}
+        if callable(values["connector_settings"]):
+            values["connector_settings"] = values["connector_settings"]()
         problems = services.service_problems(
             connector_name=values["connector"],
             connector_settings=values["connector_settings"],

@@ -4,6 +4,7 @@ import json
 import socket
 import sys
 import time
+from decimal import Decimal
 
 import pytest
 import requests
@@ -282,3 +283,45 @@ def test_with_a_worker_both_providers_notifications_pay_their_invoices(
             assert event.service_id == two_services[name].pk and event.processed_at
     finally:
         worker.stop()
+
+
+@pytest.mark.django_db
+def test_the_demos_second_provider_service_is_served_by_the_second_emulator(settings):
+    from connectors.codes.cards import luhn_valid
+    from invoices.demo import demo_load
+    from invoices.models import Merchant
+    from invoices.services import invoice_create
+    from invoices.state_machine import Actor
+
+    port = _free_port()
+    second = LoggedProcess(
+        [sys.executable, "manage.py", "run_provider_emulator", "--second"],
+        env=project_env(PROVIDER_EMULATOR_2_PORT=str(port)),
+    )
+    try:
+        assert second.wait_for("listening", timeout=30), second.output
+        assert f"http://127.0.0.1:{port}" in second.output
+        settings.PROVIDER_EMULATOR_2_PORT = port
+        # Nothing answers the process-wide provider: only the service's own can issue.
+        settings.PROVIDER_HTTP_URL = f"http://127.0.0.1:{_free_port()}"
+        demo_load()
+        demo_load()  # idempotent, the secrets included
+        service = Service.objects.get(code="second_provider_card_transfer_uah_invoice")
+        assert selectors.service_connector_settings(service=service) == {
+            "base_url": f"http://127.0.0.1:{port}",
+            "api_key": "emulator-2-api-key",
+            "notify_secret": "emulator-2-notify-secret",
+        }
+        invoice = invoice_create(
+            merchant=Merchant.objects.get(name="Demo Shop"),
+            service_code=service.code,
+            reference_id="demo-second-1",
+            amount=Decimal("150.00"),
+            currency="UAH",
+            test_mode=True,
+            actor=Actor("test"),
+        )
+        assert invoice.status == "created", invoice.resolution_message
+        assert luhn_valid(invoice.requisites["card_number"])
+    finally:
+        second.stop()
