@@ -31,7 +31,7 @@ from connectors.base import (
 )
 from connectors.registry import UnknownConnector, get_connector
 from connectors.requisites import requisites_problems
-from invoices import catalog, connector_secrets, keys, read_models, selectors, tasks
+from invoices import catalog, keys, read_models, selectors, tasks
 from invoices.combined_writes import Insert, write_together
 from invoices.confirmation import (
     PayloadProblem,
@@ -39,6 +39,7 @@ from invoices.confirmation import (
     confirmation_schema_problems,
     is_confirmation_required,
 )
+from invoices.connector_secrets import secrets_open, secrets_reseal, secrets_seal
 from invoices.currencies import has_valid_precision, is_known_currency, minor_unit_digits
 from invoices.models import (
     IdempotencyKey,
@@ -237,9 +238,9 @@ def service_save(
     A blank new secret keeps the stored one; a value replaces it; `forget_secrets`
     drops them all first (the service then uses the process-wide settings).
     """
-    kept = {} if forget_secrets else connector_secrets.secrets_open(service.connector_secrets)
+    kept = {} if forget_secrets else secrets_open(service.connector_secrets)
     kept.update({name: value for name, value in new_secrets.items() if value})
-    service.connector_secrets = connector_secrets.secrets_seal(kept)
+    service.connector_secrets = secrets_seal(kept)
     service.save()
     return service
 
@@ -255,7 +256,7 @@ def service_secrets_reseal() -> int:
         with transaction.atomic():
             # Locked, so an operator's save at this moment is neither lost nor undone.
             service = Service.objects.select_for_update().get(pk=pk)
-            service.connector_secrets = connector_secrets.secrets_reseal(service.connector_secrets)
+            service.connector_secrets = secrets_reseal(service.connector_secrets)
             service.save(update_fields=["connector_secrets", "updated_at"])
         count += 1
     return count
