@@ -10,8 +10,11 @@ PYTHON ?= python3
 PORT ?= $(or $(shell sed -n 's/^PORT=//p' .env 2>/dev/null),8000)
 export PORT
 export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
-# The emulator's port follows PORT, so two `make run` with different PORTs both start.
+# The emulators' ports follow PORT, so two `make run` with different PORTs both start:
+# the provider of the PROVIDER_HTTP_* settings, and a second one whose URL and
+# credentials the demo's second http service keeps as its own.
 export PROVIDER_EMULATOR_PORT ?= $(shell echo $$(($(PORT) + 765)))
+export PROVIDER_EMULATOR_2_PORT ?= $(shell echo $$(($(PORT) + 766)))
 
 .PHONY: install install-dev setup check-ports run test test-pooled screenshots lint format bench
 
@@ -37,17 +40,17 @@ setup: install
 
 # One clear line instead of a traceback that stops every process.
 check-ports:
-	@$(PYTHON) -c "import socket, sys; taken = [p for p in ($(PORT), $(PROVIDER_EMULATOR_PORT)) if socket.socket().connect_ex(('127.0.0.1', p)) == 0]; taken and sys.exit(f'Port {taken[0]} is taken: run make run PORT=<another port> (the provider emulator takes PORT + 765, or PROVIDER_EMULATOR_PORT).')"
+	@$(PYTHON) -c "import socket, sys; taken = [p for p in ($(PORT), $(PROVIDER_EMULATOR_PORT), $(PROVIDER_EMULATOR_2_PORT)) if socket.socket().connect_ex(('127.0.0.1', p)) == 0]; taken and sys.exit(f'Port {taken[0]} is taken: run make run PORT=<another port> (the provider emulators take PORT + 765 and PORT + 766, or PROVIDER_EMULATOR_PORT and PROVIDER_EMULATOR_2_PORT).')"
 
 # Every setting this run uses goes to .env first, so `manage.py` in another shell,
 # the worker and the server all work on one database.
-RUN_SETTINGS := PORT PUBLIC_BASE_URL PROVIDER_EMULATOR_PORT DATABASE_URL REDIS_URL
+RUN_SETTINGS := PORT PUBLIC_BASE_URL PROVIDER_EMULATOR_PORT PROVIDER_EMULATOR_2_PORT DATABASE_URL REDIS_URL
 
 run: check-ports install
 	@$(BIN)/python manage.py env_file_save $(RUN_SETTINGS)
 	@$(MAKE) --no-print-directory setup
 	@echo
-	@echo "Starting web ($(PUBLIC_BASE_URL)), Celery worker and beat, provider emulator ($(PROVIDER_EMULATOR_PORT)). Ctrl-C stops them all."
+	@echo "Starting web ($(PUBLIC_BASE_URL)), Celery worker and beat, provider emulators ($(PROVIDER_EMULATOR_PORT), $(PROVIDER_EMULATOR_2_PORT)). Ctrl-C stops them all."
 	@echo "  Admin:    $(PUBLIC_BASE_URL)/admin/"
 	@echo "  API docs: $(PUBLIC_BASE_URL)/api/docs"
 	@echo "  Health:   $(PUBLIC_BASE_URL)/healthz"
@@ -56,7 +59,7 @@ run: check-ports install
 	@# 5 s later, and a prefork pool's children die of that SIGTERM, logged as errors,
 	@# before their parent's warm shutdown is done.
 	PATH="$(CURDIR)/$(BIN):$$PATH" WORKER_POOL=$${WORKER_POOL:-threads} \
-		$(BIN)/honcho start --port $(PORT) web worker beat emulator
+		$(BIN)/honcho start --port $(PORT) web worker beat emulator emulator2
 
 test: install-dev
 	$(BIN)/ruff check .

@@ -160,6 +160,7 @@ def main() -> None:
         "DJANGO_DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "MERCHANT_KEY_SECRET": secrets.token_urlsafe(50),
+        "CONNECTOR_SECRETS_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{options.app_port}",
         "VAR_DIR": str(workdir),

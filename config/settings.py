@@ -6,10 +6,13 @@ Production (`DJANGO_DEBUG=0`) refuses to start without a real SECRET_KEY,
 ALLOWED_HOSTS and DATABASE_URL.
 """
 
+import base64
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -46,6 +49,7 @@ if not DEBUG:
             ("ALLOWED_HOSTS", not ALLOWED_HOSTS),
             ("DATABASE_URL", "DATABASE_URL" not in env),
             ("MERCHANT_KEY_SECRET", "MERCHANT_KEY_SECRET" not in env),
+            ("CONNECTOR_SECRETS_KEY", "CONNECTOR_SECRETS_KEY" not in env),
         )
         if is_missing
     ]
@@ -56,6 +60,32 @@ if not DEBUG:
 # a random salt and a SHA-256 hash, and the key is derived from the salt with
 # this server-side secret whenever a callback must be signed with it.
 MERCHANT_KEY_SECRET = env.str("MERCHANT_KEY_SECRET", default=SECRET_KEY)
+
+# Providers' API keys and notification secrets (Service.connector_secrets) are
+# stored encrypted with Fernet. CONNECTOR_SECRETS_KEY is a comma-separated list
+# of Fernet keys: the first encrypts, every one decrypts, so a new key goes in
+# front, `manage.py connector_secrets_rotate` re-encrypts every row with it,
+# and only then may the old one be dropped. Development derives one key from
+# SECRET_KEY so nothing needs setting; production refuses to start without a
+# real list (above), since a key derived from SECRET_KEY would tie every
+# stored secret to it.
+CONNECTOR_SECRETS_KEYS = env.list(
+    "CONNECTOR_SECRETS_KEY",
+    default=[
+        base64.urlsafe_b64encode(
+            hashlib.sha256(b"connector-secrets:" + SECRET_KEY.encode()).digest()
+        ).decode()
+    ],
+)
+try:
+    for _key in CONNECTOR_SECRETS_KEYS or [""]:
+        Fernet(_key)
+except ValueError:
+    raise ImproperlyConfigured(
+        "CONNECTOR_SECRETS_KEY must be a comma-separated list of Fernet keys (44 characters of"
+        " url-safe base64 each, from `python -c 'from cryptography.fernet import Fernet;"
+        " print(Fernet.generate_key().decode())'`)"
+    ) from None
 
 # Absolute base of the links handed to merchants (hpp_url, method logos).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -285,6 +315,9 @@ CALLBACK_LEASE_SECONDS = env.float("CALLBACK_LEASE_SECONDS", default=60.0)
 
 # The `http` connector's provider (the emulator in development and tests).
 PROVIDER_EMULATOR_PORT = env.int("PROVIDER_EMULATOR_PORT", default=8765)
+# A second emulated provider, with credentials of its own (connectors/emulator.py
+# SECOND_PROVIDER): the demo's second http service is its account.
+PROVIDER_EMULATOR_2_PORT = env.int("PROVIDER_EMULATOR_2_PORT", default=PROVIDER_EMULATOR_PORT + 1)
 PROVIDER_HTTP_URL = env.str(
     "PROVIDER_HTTP_URL", default=f"http://127.0.0.1:{PROVIDER_EMULATOR_PORT}"
 ).rstrip("/")

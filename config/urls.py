@@ -14,4 +14,9 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("favicon.ico", favicon),
     path("providers/<slug:connector>/notify", provider_notify, name="provider-notify"),
+    path(
+        "providers/<slug:connector>/<slug:service_code>/notify",
+        provider_notify,
+        name="provider-service-notify",
+    ),
 ]

@@ -37,6 +37,8 @@ class InvoiceData:
     status: str = "created"
     requisites: Mapping[str, str] = field(default_factory=dict)
     provider_reference: str | None = None
+    # Where the provider should post notifications about this invoice.
+    notify_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ class Connector(Protocol):
     # Whether issuing requisites is computed here, without asking a provider: a
     # repeated reference then needs no check before issuing (storing refuses it).
     issues_locally: bool
+    # Settings kept encrypted and never shown (name: label); they reach the
+    # connector in `settings` beside the others.
+    secret_settings: Mapping[str, str]
 
     def settings_problems(self, *, settings: Mapping[str, Any], display_kind: str) -> list[str]:
         """Why these service settings cannot work; empty when they can."""
@@ -89,4 +94,7 @@ class Connector(Protocol):
 
     def fetch_status(self, invoice: InvoiceData) -> ProviderStatus: ...
 
-    def parse_notification(self, request: HttpRequest) -> ProviderNotification: ...
+    def parse_notification(
+        self, request: HttpRequest, settings: Mapping[str, Any]
+    ) -> ProviderNotification:
+        """Verify a notification with the secret of the service (`settings`) it was sent for."""

@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Provider-Signature"
 FINAL = {"paid", "partially_paid", "declined"}
+# The credentials of the second emulated provider (`run_provider_emulator --second`),
+# which the demo's second http service stores as its own: two providers, two accounts.
+SECOND_PROVIDER = {"api_key": "emulator-2-api-key", "notify_secret": "emulator-2-notify-secret"}
 # A request held this long outlasts any client's read timeout.
 TIMEOUT_HOLD_SECONDS = 15
 

@@ -3,8 +3,16 @@
 Every call has connect and read timeouts. Only calls that are safe to repeat
 are retried: creating an order is idempotent per merchant order id, status
 is a GET; a confirmation is retried only when it never reached the provider
-(connection refused). A circuit breaker stops calling a provider that keeps
-failing, so one slow provider cannot hold every worker.
+(connection refused). A circuit breaker per provider account stops calling
+one that keeps failing, so one slow provider cannot hold every worker, nor
+stop the services of another.
+
+Settings of a service (`connector_settings`, the secrets stored encrypted):
+    base_url       the provider's API, http(s)
+    api_key        secret: sent as `Authorization: Bearer <api_key>`
+    notify_secret  secret: verifies the provider's signed notifications
+All three, or none: a service without them uses the process-wide
+PROVIDER_HTTP_URL, PROVIDER_HTTP_API_KEY and PROVIDER_HTTP_NOTIFY_SECRET.
 """
 
 import hmac
@@ -12,11 +20,14 @@ import json
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import requests
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.http import HttpRequest
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -73,6 +84,32 @@ class CircuitBreaker:
                 self.opened_at = time.monotonic()
 
 
+SETTING_NAMES = ("base_url", "api_key", "notify_secret")
+
+
+@dataclass(frozen=True)
+class Account:
+    """One account at one provider: where to call, how to authenticate, how it signs."""
+
+    base_url: str
+    api_key: str
+    notify_secret: str
+
+
+def account_of(service_settings: Mapping[str, Any]) -> Account:
+    if "base_url" in service_settings:
+        return Account(
+            base_url=str(service_settings["base_url"]).rstrip("/"),
+            api_key=str(service_settings["api_key"]),
+            notify_secret=str(service_settings["notify_secret"]),
+        )
+    return Account(
+        base_url=settings.PROVIDER_HTTP_URL,
+        api_key=settings.PROVIDER_HTTP_API_KEY,
+        notify_secret=settings.PROVIDER_HTTP_NOTIFY_SECRET,
+    )
+
+
 def _session(retry: Retry) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
@@ -107,6 +144,10 @@ class HttpProviderConnector:
     name = "http"
     polls_status = True
     issues_locally = False
+    secret_settings: Mapping[str, str] = {
+        "api_key": "API key",
+        "notify_secret": "Notification secret",
+    }
 
     def __init__(self):
         safe_statuses = (502, 503, 504)
@@ -122,43 +163,89 @@ class HttpProviderConnector:
         )
         # A confirmation is repeated only when it cannot have arrived.
         self._once = _session(Retry(total=2, connect=2, read=0, status=0, other=0))
-        self.breaker = CircuitBreaker(
-            failures=settings.PROVIDER_HTTP_BREAKER_FAILURES,
-            cooldown=settings.PROVIDER_HTTP_BREAKER_COOLDOWN_SECONDS,
-        )
+        self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
+        self._breakers_lock = threading.Lock()
+
+    def breaker_for(self, service_settings: Mapping[str, Any]) -> CircuitBreaker:
+        """The circuit of the provider account these settings name (shared by its services)."""
+        account = account_of(service_settings)
+        key = (account.base_url, account.api_key)
+        with self._breakers_lock:
+            if key not in self._breakers:
+                self._breakers[key] = CircuitBreaker(
+                    failures=settings.PROVIDER_HTTP_BREAKER_FAILURES,
+                    cooldown=settings.PROVIDER_HTTP_BREAKER_COOLDOWN_SECONDS,
+                )
+            return self._breakers[key]
 
     def settings_problems(self, *, settings: Mapping[str, Any], display_kind: str) -> list[str]:
-        return []
+        if unknown := sorted(set(settings) - set(SETTING_NAMES)):
+            return [
+                f"Unknown setting(s): {', '.join(unknown)}. The http connector takes base_url,"
+                " and the API key and notification secret in their own fields."
+            ]
+        given = [name for name in SETTING_NAMES if name in settings]
+        if not given:
+            return []  # the process-wide PROVIDER_HTTP_* settings
+        problems = []
+        if missing := [name for name in SETTING_NAMES if name not in given]:
+            problems.append(
+                "base_url, the API key and the notification secret go together: "
+                f"{', '.join(missing)} missing (set all three, or none to use the"
+                " PROVIDER_HTTP_* settings)."
+            )
+        if "base_url" in settings:
+            try:
+                URLValidator(schemes=["http", "https"])(settings["base_url"])
+            except ValidationError:
+                problems.append(
+                    f"base_url must be an http(s) URL such as https://api.provider.example,"
+                    f" not {settings['base_url']!r}."
+                )
+        for name in ("api_key", "notify_secret"):
+            value = settings.get(name)
+            if name in settings and (not isinstance(value, str) or not value.strip()):
+                problems.append(f"The {self.secret_settings[name].lower()} must not be empty.")
+        return problems
 
     # Calls -------------------------------------------------------------------
 
-    def _call(self, session: requests.Session, method: str, path: str, body=None) -> dict:
-        self.breaker.check()
+    def _call(
+        self,
+        session: requests.Session,
+        service_settings: Mapping[str, Any],
+        method: str,
+        path: str,
+        body=None,
+    ) -> dict:
+        account = account_of(service_settings)
+        breaker = self.breaker_for(service_settings)
+        breaker.check()
         try:
             response = session.request(
                 method,
-                settings.PROVIDER_HTTP_URL + path,
+                account.base_url + path,
                 json=body,
-                headers={"Authorization": f"Bearer {settings.PROVIDER_HTTP_API_KEY}"},
+                headers={"Authorization": f"Bearer {account.api_key}"},
                 timeout=(
                     settings.PROVIDER_HTTP_CONNECT_TIMEOUT_SECONDS,
                     settings.PROVIDER_HTTP_READ_TIMEOUT_SECONDS,
                 ),
             )
         except requests.RequestException as error:
-            self.breaker.record(ok=False)
+            breaker.record(ok=False)
             raise ProviderUnavailable(f"provider unreachable: {error}") from error
         if response.status_code >= 500:
-            self.breaker.record(ok=False)
+            breaker.record(ok=False)
             raise ProviderUnavailable(f"provider answered {response.status_code}")
         try:
             data = response.json()
         except ValueError:
-            self.breaker.record(ok=False)
+            breaker.record(ok=False)
             raise ProviderUnavailable(
                 f"provider answered {response.status_code} with a body that is not JSON"
             ) from None
-        self.breaker.record(ok=True)
+        breaker.record(ok=True)
         if response.status_code >= 400 or not isinstance(data, dict):
             raise ProviderRejected(f"provider refused ({response.status_code}): {data}")
         return data
@@ -166,6 +253,7 @@ class HttpProviderConnector:
     def issue_requisites(self, invoice: InvoiceData) -> IssuedRequisites:
         data = self._call(
             self._idempotent,
+            invoice.settings,
             "POST",
             "/v1/orders",
             {
@@ -173,7 +261,7 @@ class HttpProviderConnector:
                 "amount": str(invoice.amount),
                 "currency": invoice.currency,
                 "display_kind": invoice.display_kind,
-                "notify_url": settings.PUBLIC_BASE_URL + f"/providers/{self.name}/notify",
+                "notify_url": invoice.notify_url,
             },
         )
         requisites = data.get("requisites")
@@ -192,6 +280,7 @@ class HttpProviderConnector:
     ) -> ProviderStatus:
         data = self._call(
             self._once,
+            invoice.settings,
             "POST",
             f"/v1/orders/{invoice.provider_reference}/confirm",
             {"payload": dict(payload)},
@@ -199,10 +288,14 @@ class HttpProviderConnector:
         return _provider_status(data)
 
     def fetch_status(self, invoice: InvoiceData) -> ProviderStatus:
-        data = self._call(self._idempotent, "GET", f"/v1/orders/{invoice.provider_reference}")
+        data = self._call(
+            self._idempotent, invoice.settings, "GET", f"/v1/orders/{invoice.provider_reference}"
+        )
         return _provider_status(data)
 
-    def parse_notification(self, request: HttpRequest) -> ProviderNotification:
+    def parse_notification(
+        self, request: HttpRequest, service_settings: Mapping[str, Any]
+    ) -> ProviderNotification:
         body = request.body
         offered = request.headers.get(SIGNATURE_HEADER, "")
         try:
@@ -211,10 +304,10 @@ class HttpProviderConnector:
         except (ValueError, KeyError):
             raise ProviderRejected("missing or malformed signature header") from None
         expected = provider_signature(
-            secret=settings.PROVIDER_HTTP_NOTIFY_SECRET, timestamp=timestamp, body=body
+            secret=account_of(service_settings).notify_secret, timestamp=timestamp, body=body
         )
         if not hmac.compare_digest(expected, offered):
-            raise ProviderRejected("signature does not match")
+            raise ProviderRejected("signature does not match this service's notification secret")
         if abs(time.time() - timestamp) > NOTIFICATION_TOLERANCE_SECONDS:
             raise ProviderRejected("notification is too old")
         try:

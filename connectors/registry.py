@@ -19,6 +19,15 @@ def connector_names() -> list[str]:
     return sorted(_CONNECTORS)
 
 
+def secret_setting_labels() -> dict[str, str]:
+    """Every connector's secret settings, name: label."""
+    return {
+        name: label
+        for connector in _CONNECTORS.values()
+        for name, label in connector.secret_settings.items()
+    }
+
+
 def get_connector(name: str) -> Connector:
     try:
         return _CONNECTORS[name]

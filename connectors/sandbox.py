@@ -39,6 +39,7 @@ class SandboxConnector:
     # A pending sandbox payment settles at the next poll.
     polls_status = True
     issues_locally = True
+    secret_settings: Mapping[str, str] = {}
 
     def settings_problems(self, *, settings: Mapping[str, Any], display_kind: str) -> list[str]:
         if display_kind != "test":
@@ -91,5 +92,7 @@ class SandboxConnector:
             return ProviderStatus(status="processed", processed_amount=invoice.amount)
         return ProviderStatus(status=invoice.status)
 
-    def parse_notification(self, request: HttpRequest) -> ProviderNotification:
+    def parse_notification(
+        self, request: HttpRequest, settings: Mapping[str, Any]
+    ) -> ProviderNotification:
         raise ProviderRejected("The test connector sends no notifications.")

@@ -188,6 +188,7 @@ class StaticConnector:
     # No provider to ask: polling would only ever hear the status back.
     polls_status = False
     issues_locally = True
+    secret_settings: Mapping[str, str] = {}
 
     def _requisites(self, settings: Mapping[str, Any], invoice: InvoiceData) -> dict[str, str]:
         builder = _BUILDERS.get(invoice.display_kind)
@@ -217,5 +218,7 @@ class StaticConnector:
     def fetch_status(self, invoice: InvoiceData) -> ProviderStatus:
         return ProviderStatus(status=invoice.status)
 
-    def parse_notification(self, request: HttpRequest) -> ProviderNotification:
+    def parse_notification(
+        self, request: HttpRequest, settings: Mapping[str, Any]
+    ) -> ProviderNotification:
         raise ProviderRejected("The static connector has no provider to notify us.")

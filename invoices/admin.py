@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 
-from connectors.registry import connector_names
+from connectors.registry import connector_names, secret_setting_labels
 from invoices import operator_actions, selectors, services, statements
 from invoices.currencies import amount_in_currency
 from invoices.models import (
@@ -264,8 +264,29 @@ class MerchantAdmin(OnlyPermittedActions, admin.ModelAdmin):
         return _credentials_page(request, title="New secret keys", issued=issued)
 
 
-class ServiceForm(forms.ModelForm):
+SECRET_FIELD_PREFIX = "secret_"  # noqa: S105 (a form field name, not a secret)
+
+
+def _secret_form_fields() -> dict[str, forms.Field]:
+    # Never rendered back (render_value=False): the page shows only a mask.
+    return {
+        SECRET_FIELD_PREFIX + name: forms.CharField(
+            label=label,
+            required=False,
+            widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        )
+        for name, label in secret_setting_labels().items()
+    }
+
+
+class _ServiceForm(forms.ModelForm):
     connector = forms.ChoiceField(choices=[])
+    forget_secrets = forms.BooleanField(
+        required=False,
+        label="Forget the stored secrets",
+        help_text="The service then uses the process-wide settings of its connector"
+        " (for http: PROVIDER_HTTP_*), unless new ones are typed above.",
+    )
 
     class Meta:
         model = Service
@@ -295,6 +316,17 @@ class ServiceForm(forms.ModelForm):
             for name in ("min_amount", "max_amount"):
                 if (amount := getattr(self.instance, name)) is not None:
                     self.initial[name] = amount_in_currency(amount, self.instance.currency)
+        stored = selectors.service_secrets_masked(service=self.instance)
+        for name in secret_setting_labels():
+            field = self.fields.get(SECRET_FIELD_PREFIX + name)
+            if field is None:
+                continue
+            field.help_text = (
+                f"Stored: {stored[name]}. Leave blank to keep it; type a new value to replace it."
+                if name in stored
+                else "Not stored. Kept encrypted once saved, and never shown again."
+            )
+        self.new_secrets: dict[str, str] = {}
 
     def clean_method_name_translations(self):
         # An emptied box means no names in other languages: the column holds an object.
@@ -303,6 +335,16 @@ class ServiceForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        self.new_secrets = {
+            name: value.strip()
+            for name in secret_setting_labels()
+            if (value := cleaned.get(SECRET_FIELD_PREFIX + name) or "").strip()
+        }
+        kept = (
+            {}
+            if cleaned.get("forget_secrets")
+            else selectors.service_connector_secrets(service=self.instance)
+        )
         problems = services.service_problems(
             connector_name=cleaned.get("connector", ""),
             connector_settings=cleaned.get("connector_settings"),
@@ -310,11 +352,16 @@ class ServiceForm(forms.ModelForm):
             currency=cleaned.get("currency", ""),
             confirmation_schema=cleaned.get("confirmation_schema"),
             method_name_translations=cleaned.get("method_name_translations"),
+            connector_secrets={**kept, **self.new_secrets},
         )
         for field, field_problems in problems.items():
             for message in field_problems:
                 self.add_error(field if field in self.fields else None, message)
         return cleaned
+
+
+# Declared on the class, as the admin's fieldsets require, one per connector secret.
+ServiceForm = type("ServiceForm", (_ServiceForm,), _secret_form_fields())
 
 
 @admin.register(Service)
@@ -340,9 +387,25 @@ class ServiceAdmin(admin.ModelAdmin):
         ("Money", {"fields": ["currency", "min_amount", "max_amount", "lifetime"]}),
         (
             "Provider",
-            {"fields": ["connector", "connector_settings", "confirmation_schema", "is_otp_flow"]},
+            {
+                "fields": [
+                    "connector",
+                    "connector_settings",
+                    *(SECRET_FIELD_PREFIX + name for name in secret_setting_labels()),
+                    "forget_secrets",
+                    "confirmation_schema",
+                    "is_otp_flow",
+                ]
+            },
         ),
     ]
+
+    def save_model(self, request, obj, form, change):
+        services.service_save(
+            service=obj,
+            new_secrets=form.new_secrets,
+            forget_secrets=form.cleaned_data.get("forget_secrets", False),
+        )
 
 
 class InvoiceEventInline(ReadOnlyInline):

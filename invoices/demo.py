@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from invoices import keys, selectors, services
+from connectors.emulator import SECOND_PROVIDER
+from invoices import connector_secrets, keys, selectors, services
 from invoices.models import Merchant, MerchantService, Service
 
 DEMO_MERCHANT_NAME = "Demo Shop"
@@ -142,6 +144,23 @@ DEMO_SERVICES = [
         "connector_settings": {},
     },
     {
+        # The same, from a second provider with an account of its own: its URL and
+        # credentials are the service's (`make run` starts that emulator too).
+        "code": "second_provider_card_transfer_uah_invoice",
+        "method_code": "second_provider_card_transfer",
+        "method_name": "Card transfer (second provider)",
+        "method_name_translations": {"uk": "Переказ на картку (через другого провайдера)"},
+        "method_logo": "methods/card_transfer.svg",
+        "currency": "UAH",
+        "display_kind": "card_transfer",
+        "connector": "http",
+        # Read when the demo is loaded, so it names the port of this run.
+        "connector_settings": lambda: {
+            "base_url": f"http://127.0.0.1:{settings.PROVIDER_EMULATOR_2_PORT}"
+        },
+        "connector_secrets": SECOND_PROVIDER,
+    },
+    {
         "code": "bank_app_deeplink_uah_invoice",
         "method_code": "bank_app_deeplink",
         "method_name": "Pay in your bank app",
@@ -166,6 +185,7 @@ _SERVICE_DEFAULTS = {
     "confirmation_schema": None,
     "is_otp_flow": False,
     "enabled": True,
+    "connector_secrets": {},
 }
 
 
@@ -180,6 +200,8 @@ class DemoCredentials:
 def demo_load() -> DemoCredentials:
     for spec in DEMO_SERVICES:
         values = {**_SERVICE_DEFAULTS, **spec}
+        if callable(values["connector_settings"]):
+            values["connector_settings"] = values["connector_settings"]()
         problems = services.service_problems(
             connector_name=values["connector"],
             connector_settings=values["connector_settings"],
@@ -187,9 +209,11 @@ def demo_load() -> DemoCredentials:
             currency=values["currency"],
             confirmation_schema=values["confirmation_schema"],
             method_name_translations=values["method_name_translations"],
+            connector_secrets=values["connector_secrets"],
         )
         if problems:
             raise ValueError(f"demo service {spec['code']} is misconfigured: {problems}")
+        values["connector_secrets"] = connector_secrets.secrets_seal(values["connector_secrets"])
         code = values.pop("code")
         Service.objects.update_or_create(code=code, defaults=values)
 

@@ -136,6 +136,10 @@ class Service(models.Model):
     display_kind = models.CharField(max_length=20, choices=DisplayKind.choices)
     connector = models.CharField(max_length=50)
     connector_settings = models.JSONField(default=dict, blank=True)
+    # The connector's secret settings (a provider's API key, its notification
+    # secret) as one Fernet token of their JSON, never in clear: written and
+    # read only through invoices.connector_secrets. Empty: none stored.
+    connector_secrets = models.TextField(default="", db_default="", blank=True, editable=False)
     min_amount = models.DecimalField(**AMOUNT_FIELD, null=True, blank=True)
     max_amount = models.DecimalField(**AMOUNT_FIELD, null=True, blank=True)
     lifetime = models.DurationField(
@@ -502,6 +506,18 @@ class ProviderEvent(models.Model):
     """A verified provider notification, kept once per provider event id."""
 
     connector = models.CharField(max_length=50)
+    # The service whose notification URL received it, verified with that
+    # service's secret; null for the connector-wide URL of the PROVIDER_HTTP_*
+    # settings. It is applied only to that service's invoices. No index of its
+    # own: provider_event_unique_per_service leads with it.
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     event_id = models.CharField(max_length=255)
     provider_reference = models.CharField(max_length=255)
     status = models.CharField(max_length=32)
@@ -514,8 +530,18 @@ class ProviderEvent(models.Model):
 
     class Meta:
         constraints = [
-            # A provider repeating an event (retries, bugs) cannot apply it twice.
-            models.UniqueConstraint(fields=["connector", "event_id"], name="provider_event_unique")
+            # A provider repeating an event (retries, bugs) cannot apply it twice;
+            # two providers (or accounts) may use the same event ids.
+            models.UniqueConstraint(
+                fields=["connector", "event_id"],
+                condition=Q(service__isnull=True),
+                name="provider_event_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["service", "event_id"],
+                condition=Q(service__isnull=False),
+                name="provider_event_unique_per_service",
+            ),
         ]
         indexes = [
             models.Index(

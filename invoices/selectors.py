@@ -5,11 +5,13 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
-from invoices import catalog, keys, read_models
+from invoices import catalog, connector_secrets, keys, read_models
 from invoices.models import Invoice, Merchant, MerchantService, Service
 from invoices.read_models import STATUS_FIELDS
 from invoices.resources import invoice_document
@@ -62,6 +64,39 @@ def service_enabled_for_merchant(*, merchant: Merchant, service_code: str) -> Se
         .first()
     )
     return link.service if link else None
+
+
+def service_connector_settings(*, service: Service) -> dict:
+    """The `settings` its connector gets: the stored ones and the decrypted secrets."""
+    return {
+        **service.connector_settings,
+        **connector_secrets.secrets_open(service.connector_secrets),
+    }
+
+
+def service_connector_secrets(*, service: Service) -> dict[str, str]:
+    return connector_secrets.secrets_open(service.connector_secrets)
+
+
+def service_secrets_masked(*, service: Service) -> dict[str, str]:
+    """The stored secrets as an operator may see them."""
+    return {
+        name: connector_secrets.masked(value)
+        for name, value in connector_secrets.secrets_open(service.connector_secrets).items()
+    }
+
+
+def service_notify_url(*, service: Service) -> str:
+    """Where the service's provider posts notifications, verified with this service's secret."""
+    path = reverse(
+        "provider-service-notify",
+        kwargs={"connector": service.connector, "service_code": service.code},
+    )
+    return settings.PUBLIC_BASE_URL + path
+
+
+def service_for_notifications(*, connector_name: str, service_code: str) -> Service | None:
+    return Service.objects.filter(code=service_code, connector=connector_name).first()
 
 
 def service_method_name(*, service: Service, language: str) -> str:

@@ -39,6 +39,7 @@ from invoices.confirmation import (
     confirmation_schema_problems,
     is_confirmation_required,
 )
+from invoices.connector_secrets import secrets_open, secrets_reseal, secrets_seal
 from invoices.currencies import (
     amount_in_currency,
     has_valid_precision,
@@ -188,8 +189,13 @@ def service_problems(
     currency: str,
     confirmation_schema: Any,
     method_name_translations: Any = None,
+    connector_secrets: Mapping[str, str] | None = None,
 ) -> dict[str, list[str]]:
-    """Why a service configuration cannot work, by field name; empty when it can."""
+    """Why a service configuration cannot work, by field name; empty when it can.
+
+    `connector_secrets` are the secret settings the service will keep (stored
+    ones and new ones together); they are checked with the other settings.
+    """
     problems: dict[str, list[str]] = {}
     if method_name_translations is not None and (
         found := method_name_translations_problems(method_name_translations)
@@ -202,10 +208,24 @@ def service_problems(
     except UnknownConnector as error:
         problems["connector"] = [str(error)]
     else:
+        secret_names = connector.secret_settings
         if not isinstance(connector_settings, Mapping):
             problems["connector_settings"] = ["Settings must be a JSON object."]
+        elif in_clear := [name for name in secret_names if name in connector_settings]:
+            # Settings are stored and shown as they are: a secret typed there would be in clear.
+            problems["connector_settings"] = [
+                f"{name} is secret: enter it in the “{secret_names[name]}” field, where it is"
+                " stored encrypted, and remove it from the settings."
+                for name in in_clear
+            ]
+        elif unexpected := sorted(set(connector_secrets or {}) - set(secret_names)):
+            problems["connector_settings"] = [
+                f"The {connector_name} connector takes no secret {', '.join(unexpected)}:"
+                " forget the stored secrets or pick the connector they belong to."
+            ]
         elif found := connector.settings_problems(
-            settings=connector_settings, display_kind=display_kind
+            settings={**connector_settings, **(connector_secrets or {})},
+            display_kind=display_kind,
         ):
             problems["connector_settings"] = found
     if confirmation_schema is not None and (
@@ -213,6 +233,38 @@ def service_problems(
     ):
         problems["confirmation_schema"] = found
     return problems
+
+
+def service_save(
+    *, service: Service, new_secrets: Mapping[str, str], forget_secrets: bool = False
+) -> Service:
+    """Save a service checked by `service_problems`, with its secrets encrypted.
+
+    A blank new secret keeps the stored one; a value replaces it; `forget_secrets`
+    drops them all first (the service then uses the process-wide settings).
+    """
+    kept = {} if forget_secrets else secrets_open(service.connector_secrets)
+    kept.update({name: value for name, value in new_secrets.items() if value})
+    service.connector_secrets = secrets_seal(kept)
+    service.save()
+    return service
+
+
+def service_secrets_reseal() -> int:
+    """Encrypt every service's stored secrets with the first key of CONNECTOR_SECRETS_KEY.
+
+    Run after putting a new key in front; then the old keys may go. Returns how
+    many services were re-encrypted.
+    """
+    count = 0
+    for pk in Service.objects.exclude(connector_secrets="").values_list("pk", flat=True):
+        with transaction.atomic():
+            # Locked, so an operator's save at this moment is neither lost nor undone.
+            service = Service.objects.select_for_update().get(pk=pk)
+            service.connector_secrets = secrets_reseal(service.connector_secrets)
+            service.save(update_fields=["connector_secrets", "updated_at"])
+        count += 1
+    return count
 
 
 # Invoices -----------------------------------------------------------------
@@ -357,11 +409,12 @@ def invoice_data(invoice: Invoice, service: Service) -> InvoiceData:
         test_mode=invoice.test_mode,
         display_kind=service.display_kind,
         expires_at=invoice.expires_at,
-        settings=service.connector_settings,
+        settings=selectors.service_connector_settings(service=service),
         description=invoice.description,
         status=invoice.status,
         requisites=invoice.requisites,
         provider_reference=invoice.provider_reference,
+        notify_url=selectors.service_notify_url(service=service),
     )
 
 
@@ -868,14 +921,35 @@ class NotificationRefused(Exception):
     """Not a notification we accept: unknown connector, bad signature, malformed body."""
 
 
-def provider_notification_receive(*, connector_name: str, request) -> bool:
+class NotificationEndpointUnknown(NotificationRefused):
+    """No service with this code uses this connector."""
+
+
+def provider_notification_receive(
+    *, connector_name: str, request, service_code: str | None = None
+) -> bool:
     """Verify and keep a provider's notification; processing happens in a task.
 
+    With `service_code` (the service's own notification URL) it is verified with
+    that service's secret and applies to that service's invoices only; without,
+    with the connector's process-wide settings (the URL of before per-service
+    credentials, for orders created then).
     Returns False for an event id already received (the provider repeats itself).
     """
+    service = None
+    if service_code is not None:
+        service = selectors.service_for_notifications(
+            connector_name=connector_name, service_code=service_code
+        )
+        if service is None:
+            raise NotificationEndpointUnknown(
+                f"No service {service_code!r} uses the {connector_name!r} connector."
+            )
     try:
         connector = get_connector(connector_name)
-        notification = connector.parse_notification(request)
+        notification = connector.parse_notification(
+            request, selectors.service_connector_settings(service=service) if service else {}
+        )
     except (UnknownConnector, ProviderRejected) as refused:
         raise NotificationRefused(str(refused)) from None
     answer = notification.status
@@ -883,6 +957,7 @@ def provider_notification_receive(*, connector_name: str, request) -> bool:
         with transaction.atomic():
             event = ProviderEvent.objects.create(
                 connector=connector.name,
+                service=service,
                 event_id=notification.event_id,
                 provider_reference=notification.provider_reference,
                 status=answer.status,
@@ -901,13 +976,17 @@ def provider_event_process(*, event_pk: int) -> None:
     event = ProviderEvent.objects.filter(pk=event_pk, processed_at__isnull=True).first()
     if event is None:
         return
-    invoice_id = (
-        Invoice.objects.filter(
-            connector=event.connector, provider_reference=event.provider_reference
-        )
-        .values_list("id", flat=True)
-        .first()
+    invoices = Invoice.objects.filter(
+        connector=event.connector, provider_reference=event.provider_reference
     )
+    # A secret speaks only for its own account: a service's notification for
+    # that service's invoices, the process-wide secret's for services that
+    # have no secrets of their own.
+    if event.service_id is not None:
+        invoices = invoices.filter(service_id=event.service_id)
+    else:
+        invoices = invoices.filter(service__connector_secrets="")
+    invoice_id = invoices.values_list("id", flat=True).first()
     if invoice_id is None:
         outcome = "no invoice has this provider reference"
     else:

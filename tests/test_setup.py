@@ -5,6 +5,7 @@ import re
 import secrets
 
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.processes import fresh_postgres_database, manage, project_env
 
@@ -49,12 +50,13 @@ def _assert_demo_stable(outputs, counts):
             "cash_voucher_mxn_invoice",
             "pix_qr_brl_invoice",
             "provider_card_transfer_uah_invoice",
+            "second_provider_card_transfer_uah_invoice",
             "sepa_qr_eur_invoice",
             "test_uah_invoice",
             "upi_qr_inr_invoice",
         ],
         "merchants": 1,
-        "links": 9,
+        "links": 10,
         "admins": 1,
     }
 
@@ -82,7 +84,13 @@ def test_migrate_and_load_demo_twice_on_a_fresh_postgres_database(tmp_path):
 
 def test_production_refuses_to_start_without_real_settings(tmp_path):
     env = project_env(DJANGO_DEBUG="0", VAR_DIR=str(tmp_path))
-    for name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "MERCHANT_KEY_SECRET"):
+    for name in (
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "MERCHANT_KEY_SECRET",
+        "CONNECTOR_SECRETS_KEY",
+    ):
         env.pop(name, None)
     result = manage("check", env=env)
     assert result.returncode != 0
@@ -91,11 +99,35 @@ def test_production_refuses_to_start_without_real_settings(tmp_path):
     )
 
 
+def test_production_refuses_to_start_without_the_connector_secrets_key(tmp_path):
+    env = project_env(
+        DJANGO_DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(40),
+        MERCHANT_KEY_SECRET=secrets.token_urlsafe(40),
+        ALLOWED_HOSTS="pay.example",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        VAR_DIR=str(tmp_path),
+    )
+    env.pop("CONNECTOR_SECRETS_KEY", None)
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG=0 needs real values for: CONNECTOR_SECRETS_KEY" in result.stderr
+
+    env["CONNECTOR_SECRETS_KEY"] = "not-a-fernet-key"
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "CONNECTOR_SECRETS_KEY must be a comma-separated list of Fernet keys" in result.stderr
+
+    env["CONNECTOR_SECRETS_KEY"] = Fernet.generate_key().decode()
+    assert manage("check", env=env).returncode == 0
+
+
 def test_load_demo_refuses_production(tmp_path):
     env = project_env(
         DJANGO_DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(40),
         MERCHANT_KEY_SECRET=secrets.token_urlsafe(40),
+        CONNECTOR_SECRETS_KEY=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="pay.example",
         DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         VAR_DIR=str(tmp_path),

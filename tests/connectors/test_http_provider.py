@@ -44,7 +44,7 @@ def provider(emulator, settings):
     settings.PROVIDER_HTTP_URL = emulator
     settings.PROVIDER_HTTP_READ_TIMEOUT_SECONDS = 1.0
     connector = get_connector("http")
-    connector.breaker.record(ok=True)  # every test starts with a closed circuit
+    connector.breaker_for({}).record(ok=True)  # every test starts with a closed circuit
     requests.post(
         f"{emulator}/_control/faults",
         json={
@@ -164,7 +164,7 @@ def test_an_open_circuit_fails_fast_without_calling(http_shop, provider, setting
     provider.faults(fail_next=0)
     started = time.monotonic()
     with pytest.raises(ProviderUnavailable, match="circuit is open"):
-        connector.breaker.check()
+        connector.breaker_for({}).check()
     assert time.monotonic() - started < 0.1
     # While open, new invoices fail at once instead of waiting on the provider.
     attributes = _create(http_shop, "while-open")["attributes"]

@@ -99,4 +99,4 @@ def test_pending_settles_at_the_next_poll():
 
 def test_the_sandbox_has_no_notifications():
     with pytest.raises(ProviderRejected):
-        sandbox.parse_notification(None)
+        sandbox.parse_notification(None, {})

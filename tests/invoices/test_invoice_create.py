@@ -163,6 +163,7 @@ class RecordingConnector:
     name = "recording"
     issues_locally = False  # a provider's: every call reaches it
     polls_status = False
+    secret_settings = {}
 
     def __init__(self, answers):
         self.answers = list(answers)

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from connectors.emulator import serve
+from connectors.emulator import SECOND_PROVIDER, serve
 
 
 class Command(BaseCommand):
@@ -9,14 +9,30 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=settings.PROVIDER_EMULATOR_PORT)
+        parser.add_argument(
+            "--second",
+            action="store_true",
+            help="Be the second provider: PROVIDER_EMULATOR_2_PORT and the credentials of"
+            " connectors.emulator.SECOND_PROVIDER, as the demo's second http service expects.",
+        )
+        parser.add_argument("--port", type=int, help="default: PROVIDER_EMULATOR_PORT")
+        parser.add_argument("--api-key", help="default: PROVIDER_HTTP_API_KEY")
+        parser.add_argument("--notify-secret", help="default: PROVIDER_HTTP_NOTIFY_SECRET")
 
     def handle(self, *args, **options):
+        if options["second"]:
+            defaults = {"port": settings.PROVIDER_EMULATOR_2_PORT, **SECOND_PROVIDER}
+        else:
+            defaults = {
+                "port": settings.PROVIDER_EMULATOR_PORT,
+                "api_key": settings.PROVIDER_HTTP_API_KEY,
+                "notify_secret": settings.PROVIDER_HTTP_NOTIFY_SECRET,
+            }
         server = serve(
             host=options["host"],
-            port=options["port"],
-            api_key=settings.PROVIDER_HTTP_API_KEY,
-            notify_secret=settings.PROVIDER_HTTP_NOTIFY_SECRET,
+            port=options["port"] or defaults["port"],
+            api_key=options["api_key"] or defaults["api_key"],
+            notify_secret=options["notify_secret"] or defaults["notify_secret"],
         )
         host, port = server.server_address[:2]
         self.stdout.write(f"Provider emulator listening on http://{host}:{port}", ending="\n")
