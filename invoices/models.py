@@ -282,11 +282,13 @@ class Invoice(models.Model):
                 fields=["merchant", "test_mode", "reference_id"],
                 name="invoice_reference_unique_per_merchant_mode",
             ),
-            # A provider's order id names one invoice: notifications are routed by it.
+            # A provider's order id names one invoice of the service that asked for it:
+            # notifications are routed by it. Per service, since each service may be
+            # its own provider account, and two accounts may number orders alike.
             models.UniqueConstraint(
-                fields=["connector", "provider_reference"],
+                fields=["service", "provider_reference"],
                 condition=Q(provider_reference__isnull=False),
-                name="invoice_provider_reference_unique",
+                name="invoice_provider_reference_unique_per_service",
             ),
         ]
         indexes = [

@@ -976,16 +976,23 @@ def provider_event_process(*, event_pk: int) -> None:
     event = ProviderEvent.objects.filter(pk=event_pk, processed_at__isnull=True).first()
     if event is None:
         return
-    invoices = Invoice.objects.filter(
-        connector=event.connector, provider_reference=event.provider_reference
-    )
     # A secret speaks only for its own account: a service's notification for
     # that service's invoices, the process-wide secret's for services that
-    # have no secrets of their own.
+    # have no secrets of their own. Either way the lookup is by (service,
+    # provider reference), the unique index.
     if event.service_id is not None:
-        invoices = invoices.filter(service_id=event.service_id)
+        service_ids = [event.service_id]
     else:
-        invoices = invoices.filter(service__connector_secrets="")
+        service_ids = list(
+            Service.objects.filter(connector=event.connector, connector_secrets="").values_list(
+                "id", flat=True
+            )
+        )
+    invoices = Invoice.objects.filter(
+        connector=event.connector,
+        service_id__in=service_ids,
+        provider_reference=event.provider_reference,
+    )
     invoice_id = invoices.values_list("id", flat=True).first()
     if invoice_id is None:
         outcome = "no invoice has this provider reference"

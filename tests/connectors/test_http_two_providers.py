@@ -325,3 +325,28 @@ def test_the_demos_second_provider_service_is_served_by_the_second_emulator(sett
         assert luhn_valid(invoice.requisites["card_number"])
     finally:
         second.stop()
+
+
+@pytest.mark.django_db
+def test_two_accounts_may_number_their_orders_alike(shop, two_services, client):
+    """Providers that count order ids (1, 2, 3...) give two accounts the same ones: each
+    invoice is found by its own service's notification only."""
+    invoices = {
+        name: _create(shop, service, f"order-{name}") for name, service in two_services.items()
+    }
+    shared_order_id = invoices["a"].provider_reference
+    # What a second account at a counting provider would have issued.
+    Invoice.objects.filter(pk=invoices["b"].pk).update(provider_reference=shared_order_id)
+
+    body = {"event_id": "evt_1", "order_id": shared_order_id, "status": "declined"}
+    accepted = _notify(
+        client,
+        "/providers/http/card_transfer_uah_provider_b/notify",
+        body,
+        secret=ACCOUNTS["b"]["notify_secret"],
+    )
+    assert accepted.json() == {"status": "accepted"}
+    services.provider_event_process(event_pk=ProviderEvent.objects.get().pk)
+
+    statuses = {name: Invoice.objects.get(pk=i.pk).status for name, i in invoices.items()}
+    assert statuses == {"a": "created", "b": "process_failed"}
