@@ -1,7 +1,6 @@
 """Two http services on two emulated providers, each with its own URL, API key and secret."""
 
 import json
-import socket
 import sys
 import time
 from decimal import Decimal
@@ -16,18 +15,18 @@ from connectors.registry import get_connector
 from invoices import selectors, services
 from invoices.models import Invoice, ProviderEvent, Service
 from tests.factories import MerchantServiceFactory
-from tests.processes import LoggedProcess, celery_worker, project_env, worker_database_url
+from tests.processes import (
+    LoggedProcess,
+    _free_port,
+    celery_worker,
+    project_env,
+    worker_database_url,
+)
 
 ACCOUNTS = {
     "a": {"api_key": "provider-a-api-key-0001", "notify_secret": "provider-a-notify-secret-0001"},
     "b": {"api_key": "provider-b-api-key-0002", "notify_secret": "provider-b-notify-secret-0002"},
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
