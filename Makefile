@@ -75,6 +75,7 @@ POOLED_TESTS := tests/test_database_pooler.py tests/invoices/test_api_*.py \
 	tests/invoices/test_state_machine_races.py tests/invoices/test_polling_and_expiry.py \
 	tests/invoices/test_callbacks.py tests/invoices/test_callbacks_with_worker.py \
 	tests/invoices/test_confirm_with_worker.py tests/test_celery_worker.py \
+	tests/invoices/test_second_chance.py \
 	tests/checkout/test_read_models.py tests/test_read_after_move.py
 
 test-pooled: install-dev

@@ -116,7 +116,8 @@ def checkout_services(*, link: CheckoutLink) -> list[Service]:
 
 
 def checkout_invoice_for_link(*, link: CheckoutLink) -> Invoice:
-    """The invoice this link names (merchant + reference_id), created on the first visit."""
+    """The invoice this link names (merchant + reference_id), created on the first visit;
+    after a reissue or a remainder, the order's newest invoice."""
     parameters = link.parameters
     existing = selectors.invoice_id_by_reference(
         merchant=link.merchant, test_mode=link.test_mode, reference_id=parameters["reference_id"]

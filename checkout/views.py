@@ -2,11 +2,13 @@
 
 import hashlib
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.decorators.clickjacking import xframe_options_exempt
@@ -17,7 +19,7 @@ from config.redis_circuit import REDIS_ERRORS, redis_circuit
 from connectors.codes import PaymentCodeError
 from connectors.codes.barcodes import barcode_svg
 from connectors.codes.qr import qr_png, qr_svg
-from invoices import ratelimit, selectors
+from invoices import ratelimit, second_chance, selectors
 from invoices import services as invoice_services
 from invoices.models import Invoice, Service
 from invoices.state_machine import Actor
@@ -71,17 +73,23 @@ def _status_context(invoice: Invoice, *, language: str, swapped_in: bool) -> dic
     `swapped_in`: htmx puts the box in place, so it also clears the confirm form
     once the status is final.
     """
+    final = presentation.is_final(invoice)
+    offered = second_chance.second_chance_offered(invoice=invoice)
     return {
         "invoice": invoice,
         "status_key": presentation.status_fragment_key(invoice),
         "swapped_in": swapped_in,
+        "second_chance": offered,
+        "second_chance_amount": (
+            presentation.money(offered.amount, invoice.currency, language) if offered else None
+        ),
         "amount": presentation.money(invoice.amount, invoice.currency, language),
         "processed_amount": (
             presentation.money(invoice.processed_amount, invoice.currency, language)
             if invoice.processed_amount is not None
             else None
         ),
-        "final": presentation.is_final(invoice),
+        "final": final,
         "status_text": presentation.STATUS_TEXT[invoice.status],
         "status_tone": presentation.STATUS_TONE.get(invoice.status, "info"),
         "poll_seconds": POLL_SECONDS,
@@ -306,6 +314,58 @@ def simulate(request: HttpRequest, invoice_id: str) -> HttpResponse:
             language=language,
         )
     return HttpResponseRedirect(f"/hpp/?cpi={invoice_id}", status=303)
+
+
+# The payer's second chance -------------------------------------------------------
+
+# What the page says when the new invoice cannot be made (partials/notice.html).
+_FOLLOW_NOTICES = {
+    second_chance.SecondChanceRefused: "second_chance_refused",
+    second_chance.RequisitesUnavailable: "provider_unavailable",
+    invoice_services.InvoiceRejected: "second_chance_refused",
+}
+
+
+@require_POST
+def reissue(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    return _follow(request, invoice_id, second_chance.invoice_reissue)
+
+
+@require_POST
+def remainder(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    return _follow(request, invoice_id, second_chance.invoice_remainder_issue)
+
+
+def _follow(request: HttpRequest, invoice_id: str, follow) -> HttpResponse:
+    """Make the new invoice and take the payer to its page; asked twice (a double click, a
+    second tab), the invoice made first."""
+    if not ratelimit.allow(
+        f"follow:{ratelimit.client_address(request)}",
+        limit=settings.CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE,
+        window_seconds=60,
+    ):
+        return _follow_refused(request, invoice_id, "rate_limited", status=429)
+    try:
+        next_id = follow(invoice_id=invoice_id, actor=Actor("customer", "hosted_page")).id
+    except invoice_services.InvoiceNotFound:
+        return _not_found(request)
+    except second_chance.AlreadyFollowed as followed:
+        # A stale tab: on to where the order stands now.
+        next_id = selectors.invoice_chain_end(invoice_id=followed.next_invoice_id)
+    except tuple(_FOLLOW_NOTICES) as refused:
+        status = 503 if isinstance(refused, second_chance.RequisitesUnavailable) else 409
+        return _follow_refused(request, invoice_id, _FOLLOW_NOTICES[type(refused)], status=status)
+    query = {"cpi": next_id}
+    if request.GET.get("locale") in LANGUAGES:
+        query["locale"] = request.GET["locale"]
+    return HttpResponseRedirect(f"{reverse('hpp')}?{urlencode(query)}", status=303)
+
+
+def _follow_refused(request: HttpRequest, invoice_id: str, notice: str, *, status: int):
+    invoice = selectors.invoice_get(invoice_id=invoice_id)
+    if invoice is None:
+        return _not_found(request)
+    return _invoice_page(request, selectors.HostedInvoice.of(invoice), notice=notice, status=status)
 
 
 # Images ------------------------------------------------------------------------

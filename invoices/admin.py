@@ -385,6 +385,7 @@ class ServiceAdmin(admin.ModelAdmin):
             },
         ),
         ("Money", {"fields": ["currency", "min_amount", "max_amount", "lifetime"]}),
+        ("The payer's second chance", {"fields": ["reissue_limit", "remainder_enabled"]}),
         (
             "Provider",
             {
@@ -582,6 +583,18 @@ class InvoiceAdmin(OnlyPermittedActions, admin.ModelAdmin):
         (
             "Money",
             {"fields": ["amount_display", "payment_amount_display", "processed_amount_display"]},
+        ),
+        (
+            "Order",
+            {
+                "description": "The invoices of the same order: a reissue of an expired "
+                "invoice, or the remainder of a partly paid one.",
+                "fields": [
+                    ("previous_invoice", "previous_relation"),
+                    ("next_invoice", "next_relation"),
+                    "reissue_count",
+                ],
+            },
         ),
         (
             "Times",

@@ -9,6 +9,7 @@ Each endpoint makes one call into `invoices.services` or `invoices.selectors`.
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBasicAuth
 
-from invoices import ratelimit, selectors, services, statements
+from invoices import ratelimit, second_chance, selectors, services, statements
 from invoices.api_errors import (
     JSON_CONTENT_TYPE,
     ApiError,
@@ -38,6 +39,7 @@ from invoices.api_schemas import (
     ErrorDocument,
     InvoiceCreateDocument,
     InvoiceDocument,
+    InvoiceFollowDocument,
     InvoiceListDocument,
 )
 from invoices.api_statements import (
@@ -176,11 +178,11 @@ def _unexpected(request, error: Exception):
 _ERRORS = {status: ErrorDocument for status in (400, 401, 404, 409, 413, 415, 422, 429)}
 
 
-def _body_schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
+def _body_schema(model: type[pydantic.BaseModel], *, required: bool = True) -> dict[str, Any]:
     reference = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {
         "requestBody": {
-            "required": True,
+            "required": required,
             "content": {media: {"schema": reference} for media in ACCEPTED_CONTENT_TYPES},
         }
     }
@@ -291,9 +293,26 @@ def _json(body: bytes, status: int = 200, **headers: str) -> HttpResponse:
 def create_invoice(request: HttpRequest):
     caller: ApiCaller = request.auth
     document, raw = _read_document(request, InvoiceCreateDocument)
+    return _idempotent(request, caller, raw, lambda: _create_response(caller, document))
+
+
+def _idempotent(
+    request: HttpRequest,
+    caller: ApiCaller,
+    raw: dict,
+    respond: Callable[[], HttpResponse],
+    *,
+    scope: str = "",
+) -> HttpResponse:
+    """`respond()`, or with an `Idempotency-Key` the answer first given to that key.
+
+    `scope` tells requests apart beside their bodies (the invoice a reissue is
+    for): a key sent again to another scope is a key reused with another
+    request. An answer of 5xx is not kept: the key is free for the retry.
+    """
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        return _create_response(caller, document)
+        return respond()
     if not 1 <= len(key) <= 255 or not key.isprintable():
         raise ApiError.single(
             422,
@@ -302,7 +321,7 @@ def create_invoice(request: HttpRequest):
             header="Idempotency-Key",
         )
     fingerprint = hashlib.sha256(
-        simplejson.dumps(raw, use_decimal=True, sort_keys=True).encode()
+        scope.encode() + simplejson.dumps(raw, use_decimal=True, sort_keys=True).encode()
     ).hexdigest()
     try:
         claim = services.idempotency_begin(
@@ -312,7 +331,7 @@ def create_invoice(request: HttpRequest):
         raise ApiError.single(
             422,
             "idempotency_key_reused",
-            "This Idempotency-Key was first used with another request body.",
+            "This Idempotency-Key was first used with another request.",
             header="Idempotency-Key",
         ) from None
     except services.IdempotencyKeyInProgress:
@@ -326,24 +345,24 @@ def create_invoice(request: HttpRequest):
         return _json(claim.body, claim.status, Idempotent_Replayed="true")
     try:
         try:
-            response = _create_response(caller, document)
+            response = respond()
         except ApiError as error:
             response = error_response(error)
     except BaseException:
         services.idempotency_finish(claim=claim, response=None)
         raise
-    services.idempotency_finish(
-        claim=claim, response=services.StoredResponse(response.status_code, response.content)
+    kept = (
+        services.StoredResponse(response.status_code, response.content)
+        if response.status_code < 500
+        else None
     )
+    services.idempotency_finish(claim=claim, response=kept)
     return response
 
 
-def _create_response(caller: ApiCaller, document: InvoiceCreateDocument) -> HttpResponse:
-    attributes = document.data.attributes
+def _expires_at(expires: int | None) -> datetime | None:
     try:
-        expires_at = (
-            datetime.fromtimestamp(attributes.expires, tz=UTC) if attributes.expires else None
-        )
+        return datetime.fromtimestamp(expires, tz=UTC) if expires else None
     except (ValueError, OverflowError, OSError):
         raise ApiError.single(
             422,
@@ -351,6 +370,11 @@ def _create_response(caller: ApiCaller, document: InvoiceCreateDocument) -> Http
             "Must be in the future, within 365 days.",
             pointer="/data/attributes/expires",
         ) from None
+
+
+def _create_response(caller: ApiCaller, document: InvoiceCreateDocument) -> HttpResponse:
+    attributes = document.data.attributes
+    expires_at = _expires_at(attributes.expires)
     if attributes.test_mode is not None and attributes.test_mode != caller.test_mode:
         key_mode = "test" if caller.test_mode else "live"
         raise ApiError.single(
@@ -559,6 +583,97 @@ def confirm_invoice(request: HttpRequest, invoice_id: str):
     except services.ConfirmationRejected as rejected:
         raise _field_errors(rejected.problems, under="/payload") from None
     return _json(invoice_document(invoice), 202)
+
+
+# The payer's second chance ----------------------------------------------------------
+
+_FOLLOW_DESCRIPTION = (
+    "The new invoice shares the order's reference_id, return URLs, callback URL and metadata; "
+    "both resources name each other in related_invoice, and the merchant gets a callback of "
+    "the earlier invoice announcing the new one. The service must allow it (an operator's "
+    "switch). An invoice is followed once: asking again is a 409 naming the invoice made "
+    "then. Optional body: data.attributes.expires (UNIX time). `Idempotency-Key` works as on "
+    "create."
+)
+
+
+@api.post(
+    "/payment-invoices/{invoice_id}/reissue",
+    auth=MerchantKeyAuth(),
+    response={201: InvoiceDocument, **_ERRORS, 503: ErrorDocument},
+    openapi_extra=_body_schema(InvoiceFollowDocument, required=False),
+    summary="Reissue an expired invoice",
+    description="A new invoice of the same amount, with fresh requisites and a new expiry, "
+    "for an expired invoice; at most the service's limit of times per order. "
+    + _FOLLOW_DESCRIPTION,
+)
+def reissue_invoice(request: HttpRequest, invoice_id: str):
+    return _follow(request, invoice_id, second_chance.invoice_reissue)
+
+
+@api.post(
+    "/payment-invoices/{invoice_id}/remainder",
+    auth=MerchantKeyAuth(),
+    response={201: InvoiceDocument, **_ERRORS, 503: ErrorDocument},
+    openapi_extra=_body_schema(InvoiceFollowDocument, required=False),
+    summary="Invoice the remainder of a partly paid invoice",
+    description="A new invoice for payment_amount - processed_amount of a partially_processed "
+    "invoice. " + _FOLLOW_DESCRIPTION,
+)
+def remainder_invoice(request: HttpRequest, invoice_id: str):
+    return _follow(request, invoice_id, second_chance.invoice_remainder_issue)
+
+
+def _follow(request: HttpRequest, invoice_id: str, follow) -> HttpResponse:
+    caller: ApiCaller = request.auth
+    # The body is optional: none at all takes every default (a body that is there,
+    # however large, is judged as on create: 413, 415, 422).
+    if request.META.get("CONTENT_LENGTH", "") in ("", "0"):
+        document, raw = InvoiceFollowDocument(), {}
+    else:
+        document, raw = _read_document(request, InvoiceFollowDocument)
+    return _idempotent(
+        request,
+        caller,
+        raw,
+        lambda: _follow_response(caller, invoice_id, document, follow),
+        scope=f"{request.path}\n",
+    )
+
+
+def _follow_response(
+    caller: ApiCaller, invoice_id: str, document: InvoiceFollowDocument, follow
+) -> HttpResponse:
+    expires_at = _expires_at(document.data.attributes.expires)
+    try:
+        invoice = follow(
+            invoice_id=invoice_id,
+            actor=caller.actor,
+            merchant=caller.merchant,
+            test_mode=caller.test_mode,
+            expires_at=expires_at,
+        )
+    except services.InvoiceNotFound:
+        raise Http404 from None
+    except second_chance.AlreadyFollowed as followed:
+        raise ApiError.single(
+            409,
+            "already_followed",
+            "This invoice was followed by another already.",
+            meta={"id": followed.next_invoice_id},
+        ) from None
+    except second_chance.SecondChanceRefused as refused:
+        raise ApiError.single(409, refused.code, refused.detail) from None
+    except services.InvoiceRejected as rejected:
+        raise _field_errors(rejected.problems, under="/data/attributes") from None
+    except second_chance.RequisitesUnavailable as unavailable:
+        raise ApiError.single(
+            503,
+            "provider_unavailable",
+            f"{unavailable} Nothing was stored; retry later.",
+            headers={"Retry-After": "30"},
+        ) from None
+    return _json(invoice_document(invoice), 201, Location=f"/api/payment-invoices/{invoice.id}")
 
 
 # Bank statements -------------------------------------------------------------------

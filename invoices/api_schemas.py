@@ -179,6 +179,27 @@ class InvoiceCreateDocument(BaseModel):
     data: InvoiceCreateData
 
 
+class InvoiceFollowAttributes(BaseModel):
+    """`data.attributes` of a reissue or remainder request: all optional."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    expires: StrictInt | None = Field(
+        None, gt=0, description="UNIX time; default: now + the service's lifetime."
+    )
+
+
+class InvoiceFollowData(BaseModel):
+    type: Literal["payment-invoices"] = "payment-invoices"
+    attributes: InvoiceFollowAttributes = InvoiceFollowAttributes()
+
+
+class InvoiceFollowDocument(BaseModel):
+    """The body of a reissue or remainder request; an empty body takes every default."""
+
+    data: InvoiceFollowData = InvoiceFollowData()
+
+
 class ConfirmDocument(BaseModel):
     payload: dict[str, Any] = Field(
         description="The confirmation fields, checked against flow_data.confirmation.",
@@ -227,6 +248,23 @@ Status = Literal[
 ]
 
 
+class ResourceLinks(BaseModel):
+    self: str
+
+
+class RelatedInvoiceLink(BaseModel):
+    id: str
+    relation: Literal["reissue", "remainder"] = Field(
+        description="How the later invoice of the two was made from the earlier."
+    )
+    links: ResourceLinks
+
+
+class RelatedInvoice(BaseModel):
+    previous: RelatedInvoiceLink | None = Field(description="The invoice this one was made from.")
+    next: RelatedInvoiceLink | None = Field(description="The invoice made from this one.")
+
+
 class InvoiceAttributesOut(BaseModel):
     serial_number: str
     status: Status
@@ -255,12 +293,11 @@ class InvoiceAttributesOut(BaseModel):
     expires: int
     sequence: int
     hpp_url: str
+    related_invoice: RelatedInvoice | None = Field(
+        None, description="Only on an invoice of an order with more than one invoice."
+    )
     payload: None
     flow_data: FlowData
-
-
-class ResourceLinks(BaseModel):
-    self: str
 
 
 class InvoiceResource(BaseModel):

@@ -184,6 +184,9 @@ _SERVICE_DEFAULTS = {
     "lifetime": timedelta(hours=24),
     "confirmation_schema": None,
     "is_otp_flow": False,
+    # The demo shows the payer's second chance on every service.
+    "reissue_limit": 2,
+    "remainder_enabled": True,
     "enabled": True,
     "connector_secrets": {},
 }

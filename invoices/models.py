@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from invoices.currencies import MINOR_UNIT_DIGITS
-from invoices.statuses import DisplayKind, Resolution, Status
+from invoices.statuses import DisplayKind, Relation, Resolution, Status
 
 CURRENCY_CHOICES = [(code, code) for code in sorted(MINOR_UNIT_DIGITS)]
 # Enough for 10^16 in any currency and for the four fraction digits of CLF/UYW;
@@ -151,6 +151,18 @@ class Service(models.Model):
         help_text="Fields the customer confirms with; empty = the connector's schema.",
     )
     is_otp_flow = models.BooleanField(default=False)
+    # The payer's second chance, switched on by the operator per service.
+    reissue_limit = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        help_text="How often the payer (or the merchant) may get new payment details for an "
+        "expired invoice of one order. 0: never.",
+    )
+    remainder_enabled = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Whether a partly paid invoice offers a linked invoice for the rest.",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -250,6 +262,23 @@ class Invoice(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
 
+    # An order's invoices form a chain: a reissue of an expired invoice, or the
+    # remainder of a partly paid one, links to the invoice it was made from, and
+    # that one to it. Both ends are kept on their rows, so the resource of either
+    # is built from its row alone.
+    previous_invoice = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    previous_relation = models.CharField(
+        max_length=16, choices=Relation.choices, null=True, blank=True
+    )
+    next_invoice = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    next_relation = models.CharField(max_length=16, choices=Relation.choices, null=True, blank=True)
+    # How many reissues of its order precede this invoice: the service's limit counts them.
+    reissue_count = models.PositiveSmallIntegerField(default=0, db_default=0)
+
     # Provider polling: when to ask next (None = nothing to ask), and how often
     # it was asked since the last move (the back-off grows with it).
     next_poll_at = models.DateTimeField(null=True, blank=True)
@@ -278,9 +307,35 @@ class Invoice(models.Model):
                 condition=Q(payment_amount__gt=0), name="invoice_payment_amount_positive"
             ),
             models.CheckConstraint(condition=Q(sequence__gte=1), name="invoice_sequence_positive"),
+            # One order per reference: its first invoice holds the reference alone,
+            # and the invoices made from it (previous_invoice) share it.
             models.UniqueConstraint(
                 fields=["merchant", "test_mode", "reference_id"],
+                condition=Q(previous_invoice__isnull=True),
                 name="invoice_reference_unique_per_merchant_mode",
+            ),
+            # Each invoice is followed at most once, and follows at most one: a chain.
+            # (Partial unique indexes, not unique fields: those would add a LIKE index
+            # that every write of an invoice pays for.)
+            models.UniqueConstraint(
+                fields=["previous_invoice"],
+                condition=Q(previous_invoice__isnull=False),
+                name="invoice_follows_one",
+            ),
+            models.UniqueConstraint(
+                fields=["next_invoice"],
+                condition=Q(next_invoice__isnull=False),
+                name="invoice_followed_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(previous_invoice__isnull=True, previous_relation__isnull=True)
+                | Q(previous_invoice__isnull=False, previous_relation__in=Relation.values),
+                name="invoice_previous_relation_named",
+            ),
+            models.CheckConstraint(
+                condition=Q(next_invoice__isnull=True, next_relation__isnull=True)
+                | Q(next_invoice__isnull=False, next_relation__in=Relation.values),
+                name="invoice_next_relation_named",
             ),
             # A provider's order id names one invoice of the service that asked for it:
             # notifications are routed by it. Per service, since each service may be
@@ -292,6 +347,10 @@ class Invoice(models.Model):
             ),
         ]
         indexes = [
+            # Every invoice of an order (the unique constraint covers only its first).
+            models.Index(
+                fields=["merchant", "test_mode", "reference_id"], name="invoice_order_reference"
+            ),
             # The merchant's newest-first list and its cursor.
             models.Index(
                 fields=["merchant", "test_mode", "-created_at", "-id"],

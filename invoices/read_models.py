@@ -59,8 +59,12 @@ STATUS_FIELDS = (
     # And what the hosted page needs beside them (see selectors.hosted_invoice_get).
     "service_id",
     "confirmation_schema_json",
+    # And what the payer may ask for once it is final (invoices.second_chance).
+    "payment_amount",
+    "next_invoice_id",
+    "reissue_count",
 )
-_DECIMAL_FIELDS = ("amount", "processed_amount")
+_DECIMAL_FIELDS = ("amount", "payment_amount", "processed_amount")
 
 # For each key KEYS[i], keep ARGV[i + 2] for ARGV[2] ms unless the entry holds
 # the sequence ARGV[1] or a newer one. An equal sequence is not rewritten

@@ -70,7 +70,7 @@ def invoice_resource(invoice: Invoice) -> dict[str, Any]:
     }
     if invoice.return_urls.get("expired"):
         return_urls["expired"] = invoice.return_urls["expired"]
-    return {
+    resource = {
         "type": RESOURCE_TYPE,
         "id": invoice.id,
         "attributes": {
@@ -123,6 +123,35 @@ def invoice_resource(invoice: Invoice) -> dict[str, Any]:
             },
         },
         "links": {"self": f"/api/{RESOURCE_TYPE}/{invoice.id}"},
+    }
+    # Only on the invoices of an order with more than one (an addition to the contract's
+    # attribute set, like return_urls.expired): every other resource stays as written there.
+    if (related := related_invoice(invoice)) is not None:
+        resource["attributes"]["related_invoice"] = related
+    return resource
+
+
+def related_invoice(invoice: Invoice) -> dict[str, Any] | None:
+    """The invoices of the same order this one was made from and was followed by, if any.
+
+    `relation` says how the later of the two was made: `reissue` (fresh details for
+    an expired invoice) or `remainder` (the rest of a partly paid one).
+    """
+    if invoice.previous_invoice_id is None and invoice.next_invoice_id is None:
+        return None
+    return {
+        "previous": _link(invoice.previous_invoice_id, invoice.previous_relation),
+        "next": _link(invoice.next_invoice_id, invoice.next_relation),
+    }
+
+
+def _link(invoice_id: str | None, relation: str | None) -> dict[str, Any] | None:
+    if invoice_id is None:
+        return None
+    return {
+        "id": invoice_id,
+        "relation": relation,
+        "links": {"self": f"/api/{RESOURCE_TYPE}/{invoice_id}"},
     }
 
 

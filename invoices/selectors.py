@@ -66,6 +66,21 @@ def service_enabled_for_merchant(*, merchant: Merchant, service_code: str) -> Se
     return link.service if link else None
 
 
+def service_enabled_for_invoice(*, invoice: Invoice) -> Service | None:
+    """The invoice's service, if it is still on and switched on for the invoice's merchant."""
+    link = (
+        MerchantService.objects.select_related("service")
+        .filter(
+            merchant_id=invoice.merchant_id,
+            service_id=invoice.service_id,
+            enabled=True,
+            service__enabled=True,
+        )
+        .first()
+    )
+    return link.service if link else None
+
+
 def service_connector_settings(*, service: Service) -> dict:
     """The `settings` its connector gets: the stored ones and the decrypted secrets."""
     return {
@@ -144,19 +159,39 @@ def service_code_for_method(*, merchant: Merchant, method_code: str, currency: s
 def invoice_id_by_reference(
     *, merchant: Merchant, test_mode: bool, reference_id: str
 ) -> str | None:
+    """The newest invoice of the order with this reference: its first, or the reissue or
+    remainder that followed it, which is the one still to pay."""
     return (
         Invoice.objects.filter(merchant=merchant, test_mode=test_mode, reference_id=reference_id)
+        .order_by("-created_at", "-id")
         .values_list("pk", flat=True)
         .first()
     )
 
 
+def invoice_chain_end(*, invoice_id: str) -> str:
+    """The last invoice of the chain `invoice_id` is in (itself when nothing followed it)."""
+    for _ in range(MAX_CHAIN_HOPS):
+        followed_by = (
+            Invoice.objects.filter(pk=invoice_id).values_list("next_invoice_id", flat=True).first()
+        )
+        if followed_by is None:
+            break
+        invoice_id = followed_by
+    return invoice_id
+
+
+# Far more than any service's reissue limit and remainders make: a guard, not a rule.
+MAX_CHAIN_HOPS = 100
+
+
 def invoices_found_by_operator(*, invoices: QuerySet[Invoice], term: str) -> QuerySet[Invoice]:
     """Those of `invoices` whose id or reference_id is exactly `term`, in any merchant and mode.
 
-    A reference is unique per merchant and mode, and its index leads with those two:
-    naming every merchant and both modes lets PostgreSQL answer with one probe of
-    that index per pair, where `reference_id = term` alone reads the whole table.
+    A reference names one order per merchant and mode (its invoices, reissues and
+    remainders included), and its index leads with those two: naming every merchant
+    and both modes lets PostgreSQL answer with one probe of that index per pair,
+    where `reference_id = term` alone reads the whole table.
     """
     term = term.strip()
     if not term:

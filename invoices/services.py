@@ -70,8 +70,17 @@ logger = logging.getLogger(__name__)
 
 def _move(**move: Any) -> Invoice:
     """Every move the services make: the state machine's, then, once it is committed, the
-    invoice's read models (the one place they are written from a move)."""
+    invoice's read models (the one place they are written from a move).
+
+    An expired invoice paid late whose order has a reissue still waiting for the payer
+    closes that reissue right after (in the caller's transaction, when there is one): the
+    order is paid, and the payer must not pay it twice. Moves stay one transaction
+    each otherwise; this rare second one may be lost only with the process, leaving
+    both invoices for an operator to see.
+    """
     invoice = invoice_move_status(**move)
+    if invoice.resolution == Resolution.LATE_PAYMENT and invoice.next_invoice_id:
+        _follower_close(invoice)
     read_models.refresh_after_commit(invoice)
     # What an operator watching the log wants to see, once the move is kept.
     transaction.on_commit(
@@ -85,6 +94,25 @@ def _move(**move: Any) -> Invoice:
         )
     )
     return invoice
+
+
+def _follower_close(paid: Invoice) -> None:
+    """Terminate the invoice that followed `paid`, if the payer has not acted on it yet."""
+    follower = Invoice.objects.filter(pk=paid.next_invoice_id).values_list("status", flat=True)
+    if follower.first() != Status.CREATED:
+        return  # confirmed or paid already: it goes on, and an operator sees both
+    try:
+        _move(
+            invoice_id=paid.next_invoice_id,
+            expected_from={Status.CREATED},
+            to_status=Status.TERMINATED,
+            resolution=Resolution.TERMINATED,
+            resolution_message=f"The order was paid late on {paid.id}.",
+            cause="order_paid_late",
+            actor=Actor("system", "second_chance"),
+        )
+    except StatusMoveRefused:
+        pass  # the payer acted on it meanwhile: both stay, for an operator to see
 
 
 MAX_AMOUNT_DIGITS = 15
@@ -373,7 +401,7 @@ def invoice_create(
             updated_at=now,
             expires_at=expires_at,
         )
-        issued, failure = _issue_requisites(connector, service, invoice)
+        issued, failure = requisites_issue(connector, service, invoice)
         try:
             stored = _invoice_store(invoice, issued=issued, failure=failure, actor=actor)
         except IntegrityError:
@@ -418,7 +446,7 @@ def invoice_data(invoice: Invoice, service: Service) -> InvoiceData:
     )
 
 
-def _issue_requisites(
+def requisites_issue(
     connector: Connector, service: Service, invoice: Invoice
 ) -> tuple[IssuedRequisites | None, str | None]:
     """The connector's requisites, or why there are none. Runs outside any transaction."""
@@ -508,7 +536,7 @@ def _invoice_problems(
             )
         )
     else:
-        problems += _amount_problems(amount=amount, currency=currency, service=service)
+        problems += invoice_amount_problems(amount=amount, currency=currency, service=service)
     if callback_url and (problem := _url_problem(callback_url, allow_http=test_mode)):
         problems.append(FieldProblem("callback_url", "invalid_url", problem))
     if return_url and (problem := _url_problem(return_url, allow_http=True)):
@@ -535,7 +563,9 @@ def _invoice_problems(
     return problems
 
 
-def _amount_problems(*, amount: Decimal, currency: str, service: Service) -> list[FieldProblem]:
+def invoice_amount_problems(
+    *, amount: Decimal, currency: str, service: Service
+) -> list[FieldProblem]:
     if currency != service.currency:
         return [
             FieldProblem(

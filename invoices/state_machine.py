@@ -241,3 +241,58 @@ def _polling_after(invoice: Invoice, to_status: str, now) -> dict[str, Any]:
         return {"next_poll_at": None, "poll_attempts": 0}
     first = timedelta(seconds=settings.POLL_FIRST_DELAY_SECONDS)
     return {"next_poll_at": now + first, "poll_attempts": 0}
+
+
+def invoice_record_next(
+    *,
+    invoice_id: str,
+    next_invoice: Invoice,
+    relation: str,
+    expected_status: str,
+    actor: Actor | str,
+) -> Invoice:
+    """Link a final invoice to the invoice made from it (its reissue or its remainder).
+
+    Not a status move, but a change of the resource all the same: the row gains its
+    `next_invoice`, `sequence` is bumped (every cached copy and every merchant then
+    tells the newer document from the older), the event is kept in the timeline and
+    the merchant gets the callback that announces the new invoice. Runs inside the
+    caller's transaction, which also inserts `next_invoice`; raises
+    `StatusChangedMeanwhile` when the invoice was followed meanwhile, or is no longer
+    in `expected_status`, the status the new invoice was decided on (an expired
+    invoice paid late while its reissue was being issued is not reissued).
+    """
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("merchant", "service")
+        .get(pk=invoice_id)
+    )
+    if invoice.next_invoice_id is not None or invoice.status != expected_status:
+        raise StatusChangedMeanwhile(
+            invoice_id=invoice_id,
+            current_status=invoice.status,
+            to_status=invoice.status,
+            reason=f"followed by {invoice.next_invoice_id} already"
+            if invoice.next_invoice_id
+            else f"expected {expected_status}",
+        )
+    now = timezone.now()
+    changes = {"next_invoice_id": next_invoice.id, "next_relation": relation, "updated_at": now}
+    Invoice.objects.filter(pk=invoice_id).update(sequence=F("sequence") + 1, **changes)
+    for name, value in changes.items():
+        setattr(invoice, name, value)
+    invoice.sequence += 1
+    event = InvoiceEvent.objects.create(
+        invoice=invoice,
+        sequence=invoice.sequence,
+        from_status=invoice.status,
+        to_status=invoice.status,
+        resolution=invoice.resolution,
+        resolution_message=invoice.resolution_message,
+        cause=f"{relation}_issued",
+        actor=str(actor),
+        details={"next_invoice": next_invoice.id},
+        created_at=now,
+    )
+    callback_outbox_write(invoice=invoice, event=event)
+    return invoice

@@ -228,7 +228,7 @@ def _match(credit: CreditEntry, scope: QuerySet[Invoice]) -> tuple[Invoice | Non
     }
     candidates = list(scope.filter(pk__in=by_reference)) if by_reference else []
     if not candidates:
-        candidates = list(scope.filter(reference_id__in=_words(credit)))
+        candidates = _newest_of_each_order(scope.filter(reference_id__in=_words(credit)))
     if not candidates:
         return None, "no invoice of this account has a reference the payment names"
     if len(candidates) > 1:
@@ -236,6 +236,15 @@ def _match(credit: CreditEntry, scope: QuerySet[Invoice]) -> tuple[Invoice | Non
         return None, f"several invoices match ({listed}): assign the right one"
     invoice = candidates[0]
     return invoice, _payment_problem(credit.amount, credit.currency, invoice)
+
+
+def _newest_of_each_order(invoices: QuerySet[Invoice]) -> list[Invoice]:
+    """One invoice per order: a reference names an order, whose reissues and remainders
+    share it, and what the payer transferred pays the one they were shown last."""
+    newest: dict[tuple, Invoice] = {}
+    for invoice in invoices.order_by("created_at", "id"):
+        newest[(invoice.merchant_id, invoice.test_mode, invoice.reference_id)] = invoice
+    return list(newest.values())
 
 
 def _payment_problem(amount, currency: str, invoice: Invoice) -> str | None:

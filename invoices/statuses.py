@@ -37,6 +37,14 @@ FINAL_STATUSES = frozenset(
 PAID_STATUSES = frozenset({Status.PROCESSED, Status.PARTIALLY_PROCESSED})
 
 
+class Relation(models.TextChoices):
+    """How an invoice was made from an earlier one of the same order (the payer's second
+    chance): fresh details for an expired invoice, or the rest of a partly paid one."""
+
+    REISSUE = "reissue"
+    REMAINDER = "remainder"
+
+
 class DisplayKind(models.TextChoices):
     """How the hosted page shows requisites (contract section 3)."""
 

@@ -112,7 +112,7 @@ class WebServer:
     """The app under gunicorn with one worker, as the Procfile's `web` runs it, on a free port."""
 
     def __init__(self, *, env: dict[str, str], port: int | None = None):
-        port = port or _free_port()
+        port = port or free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.log = LoggedProcess(
             [
@@ -180,7 +180,7 @@ def settings_database() -> dict:
     return settings.DATABASES["default"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -190,7 +190,7 @@ class PrivateRedis:
     """A redis-server of this test's own, so restarting it disturbs nothing else."""
 
     def __init__(self, directory):
-        self.port = _free_port()
+        self.port = free_port()
         self.directory = directory
         self.process = None
 

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 
 from config.local_setup import env_file_update
-from tests.processes import _free_port, manage, project_env
+from tests.processes import free_port, manage, project_env
 
 SHOW_DATABASE = "from django.db import connection; print(connection.settings_dict['NAME'])"
 
@@ -134,7 +134,7 @@ def test_a_user_who_may_not_create_it_is_told_how_in_one_line(tmp_path):
 
 def test_a_postgres_server_that_is_not_there_is_one_line(tmp_path):
     env = project_env(
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:{_free_port()}/coma", VAR_DIR=str(tmp_path)
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/coma", VAR_DIR=str(tmp_path)
     )
     result = manage("database_create", env=env)
     assert result.returncode != 0

@@ -27,8 +27,8 @@ from tests.processes import (
     LoggedProcess,
     PrivateRedis,
     WebServer,
-    _free_port,
     celery_worker,
+    free_port,
     fresh_postgres_database,
     manage,
     project_env,
@@ -121,7 +121,7 @@ def live_demo(tmp_path_factory):
             stack.callback(redis.stop)
             redis.start()
             redis_url = redis.url
-        web_port, emulator_port = _free_port(), _free_port()
+        web_port, emulator_port = free_port(), free_port()
         env = project_env(
             DATABASE_URL=database_url,
             REDIS_URL=redis_url,
@@ -179,6 +179,7 @@ def test_every_shell_block_is_run_here_or_said_why_not():
         ".venv/bin/python manage.py merchant_create",
         "EMULATOR=http://localhost:8765",
         "# a SEPA invoice paid by transfer",
+        "# a partly paid invoice, and an invoice for the rest",
     )
     for block in readme_shell_blocks():
         assert block.startswith(run_here) or block.startswith(tuple(NOT_RUN)), (
@@ -223,6 +224,19 @@ def test_the_bank_statement_example(live_demo):
     assert entry["state"] == "matched" and entry["outcome"] == "processed"
     assert status == "processed"
     assert f"invoice {entry['invoice_id']}: processed (statement)" in live_demo.log
+
+
+def test_the_second_chance_example(live_demo):
+    result = live_demo.run(_block("# a partly paid invoice, and an invoice for the rest"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    rest, related = _printed(result.stdout)
+    assert (rest["status"], rest["amount"]) == ("created", 1063.34)
+    previous = rest["related_invoice"]["previous"]
+    assert previous["relation"] == "remainder" and rest["related_invoice"]["next"] is None
+    assert related["previous"] is None and related["next"]["relation"] == "remainder"
+    assert previous["links"]["self"].endswith(previous["id"])
+    assert f"invoice {previous['id']}: partially_processed" in live_demo.log
 
 
 def test_the_merchant_create_example(live_demo):

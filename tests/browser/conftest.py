@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.processes import celery_worker, project_env, worker_database_url
 from tests.zbar import pyzbar_module, read_qr_bytes
 
 try:
@@ -190,6 +191,23 @@ class Browsing:
     def close(self) -> None:
         for context in self.contexts:
             context.close()
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, tmp_path_factory):
+    """One Celery worker for a module, on the test database and Redis, as in production
+    (tests that use it are marked postgres and redis)."""
+    process = celery_worker(
+        env=project_env(
+            DATABASE_URL=worker_database_url(), VAR_DIR=str(tmp_path_factory.mktemp("worker"))
+        ),
+        name="browser",
+    )
+    try:
+        assert process.wait_for("ready.", timeout=60), process.output
+        yield process
+    finally:
+        process.stop()
 
 
 @pytest.fixture

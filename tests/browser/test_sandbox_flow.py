@@ -13,27 +13,10 @@ import pytest
 
 from invoices.models import Invoice
 from tests.browser.conftest import expect
-from tests.processes import celery_worker, project_env, worker_database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 SETTLE_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-def worker(django_db_setup, tmp_path_factory):
-    """One worker for the module, on the test database and Redis, as in production."""
-    process = celery_worker(
-        env=project_env(
-            DATABASE_URL=worker_database_url(), VAR_DIR=str(tmp_path_factory.mktemp("worker"))
-        ),
-        name="browser",
-    )
-    try:
-        assert process.wait_for("ready.", timeout=60), process.output
-        yield process
-    finally:
-        process.stop()
 
 
 def _returned(url: str, invoice_id: str, status: str) -> bool:

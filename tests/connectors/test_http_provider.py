@@ -20,7 +20,7 @@ from tests.receiver import CallbackReceiver
 PROJECT_MANAGE = ["manage.py", "run_provider_emulator"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -30,7 +30,7 @@ def _free_port() -> int:
 def emulator():
     import sys
 
-    port = _free_port()
+    port = free_port()
     process = LoggedProcess(
         [sys.executable, *PROJECT_MANAGE, "--port", str(port)], env=project_env()
     )

@@ -17,8 +17,8 @@ from invoices.models import Invoice, ProviderEvent, Service
 from tests.factories import MerchantServiceFactory
 from tests.processes import (
     LoggedProcess,
-    _free_port,
     celery_worker,
+    free_port,
     project_env,
     worker_database_url,
 )
@@ -34,7 +34,7 @@ def emulators():
     """Two provider processes that know only their own API key and notification secret."""
     started = {}
     for name, account in ACCOUNTS.items():
-        port = _free_port()
+        port = free_port()
         process = LoggedProcess(
             [
                 sys.executable,
@@ -296,7 +296,7 @@ def test_the_demos_second_provider_service_is_served_by_the_second_emulator(sett
     from invoices.services import invoice_create
     from invoices.state_machine import Actor
 
-    port = _free_port()
+    port = free_port()
     second = LoggedProcess(
         [sys.executable, "manage.py", "run_provider_emulator", "--second"],
         env=project_env(PROVIDER_EMULATOR_2_PORT=str(port)),
@@ -306,7 +306,7 @@ def test_the_demos_second_provider_service_is_served_by_the_second_emulator(sett
         assert f"http://127.0.0.1:{port}" in second.output
         settings.PROVIDER_EMULATOR_2_PORT = port
         # Nothing answers the process-wide provider: only the service's own can issue.
-        settings.PROVIDER_HTTP_URL = f"http://127.0.0.1:{_free_port()}"
+        settings.PROVIDER_HTTP_URL = f"http://127.0.0.1:{free_port()}"
         demo_load()
         demo_load()  # idempotent, the secrets included
         service = Service.objects.get(code="second_provider_card_transfer_uah_invoice")

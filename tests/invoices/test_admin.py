@@ -172,6 +172,7 @@ def _service_form(**overrides):
         "connector": "static",
         "connector_settings": '{"requisites": {"qr_code": "upi://pay?pa=shop@upi"}}',
         "confirmation_schema": "null",
+        "reissue_limit": "0",
     }
     return {**data, **overrides}
 

@@ -27,6 +27,8 @@ def test_the_document_covers_every_endpoint_and_error(client):
         "/api/payment-invoices",
         "/api/payment-invoices/{invoice_id}",
         "/api/payment-invoices/{invoice_id}/confirm",
+        "/api/payment-invoices/{invoice_id}/reissue",
+        "/api/payment-invoices/{invoice_id}/remainder",
         "/api/statements",
     }
     create = paths["/api/payment-invoices"]["post"]

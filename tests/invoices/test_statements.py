@@ -18,6 +18,8 @@ from invoices.models import (
     StatementEntry,
     StatementImport,
 )
+from invoices.second_chance import invoice_reissue
+from invoices.state_machine import Actor, invoice_move_status
 from invoices.statements import StatementEntryRefused, statement_entry_assign, statement_import
 from tests.api import MerchantApi, basic_auth
 from tests.operators import operator_in_group
@@ -441,3 +443,27 @@ def test_a_statement_match_calls_the_merchant_back():
         )
     finally:
         receiver.close()
+
+
+def test_a_reference_id_names_its_order_and_pays_the_invoice_the_payer_was_shown_last():
+    service, _, _ = statement_world()
+    service.reissue_limit = 1
+    service.save()
+    expired = shop_invoice("order-note")
+    invoice_move_status(
+        invoice_id=expired.id,
+        to_status="expired",
+        resolution="expired",
+        cause="expiry",
+        actor=Actor("test"),
+    )
+    reissued = invoice_reissue(invoice_id=expired.id, actor=Actor("test"))
+
+    result = _import(CAMT054)  # its 75.00 EUR credit names "order-note"
+
+    assert _counts(result.statement_import) == (2, 1, 1, 0, 0)
+    assert _entry("N2026120400042").invoice_id == reissued.id
+    reissued.refresh_from_db()
+    expired.refresh_from_db()
+    assert (reissued.status, reissued.processed_amount) == ("processed", Decimal("75.00"))
+    assert expired.status == "expired"  # not a late payment: the credit paid the new details
