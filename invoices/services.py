@@ -33,7 +33,7 @@ from connectors.registry import UnknownConnector, get_connector
 from connectors.requisites import requisites_problems
 from invoices import catalog, keys, read_models, selectors, tasks
 from invoices.combined_writes import Insert, write_together
-from invoices.confirmation import (
+from invoices.confirmation_schema import (
     PayloadProblem,
     confirmation_payload_problems,
     confirmation_schema_problems,

@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from connectors.sandbox import CONFIRMATION_SCHEMA
-from invoices.confirmation import (
+from invoices.confirmation_schema import (
     InvalidPattern,
     compile_untrusted,
     confirmation_payload_problems,
