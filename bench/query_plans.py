@@ -152,7 +152,7 @@ def captured_select(action: Callable[[], object], *, nth: int = 0) -> str:
     moved and no delivery is enqueued.
     """
     with (
-        mock.patch("invoices.services.invoice_move_status"),
+        mock.patch("invoices.services.moves.invoice_move_status"),
         mock.patch("invoices.tasks.deliver_callbacks"),
         CaptureQueriesContext(connection) as queries,
         transaction.atomic(),

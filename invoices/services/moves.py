@@ -1,0 +1,61 @@
+"""The one way the services move an invoice: the state machine's move, then its
+read models and its log line, once committed."""
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from invoices import read_models
+from invoices.models import Invoice
+from invoices.state_machine import Actor, StatusMoveRefused, invoice_move_status
+from invoices.statuses import Resolution, Status
+
+logger = logging.getLogger(__name__)
+
+
+def invoice_move(**move: Any) -> Invoice:
+    """Every move the services make: the state machine's, then, once it is committed, the
+    invoice's read models (the one place they are written from a move).
+
+    An expired invoice paid late whose order has a reissue still waiting for the payer
+    closes that reissue right after (in the caller's transaction, when there is one): the
+    order is paid, and the payer must not pay it twice. Moves stay one transaction
+    each otherwise; this rare second one may be lost only with the process, leaving
+    both invoices for an operator to see.
+    """
+    invoice = invoice_move_status(**move)
+    if invoice.resolution == Resolution.LATE_PAYMENT and invoice.next_invoice_id:
+        _follower_close(invoice)
+    read_models.refresh_after_commit(invoice)
+    # What an operator watching the log wants to see, once the move is kept.
+    transaction.on_commit(
+        lambda: logger.info(
+            "invoice %s: %s (%s) by %s, sequence %s",
+            invoice.id,
+            invoice.status,
+            move["cause"],
+            move["actor"],
+            invoice.sequence,
+        )
+    )
+    return invoice
+
+
+def _follower_close(paid: Invoice) -> None:
+    """Terminate the invoice that followed `paid`, if the payer has not acted on it yet."""
+    follower = Invoice.objects.filter(pk=paid.next_invoice_id).values_list("status", flat=True)
+    if follower.first() != Status.CREATED:
+        return  # confirmed or paid already: it goes on, and an operator sees both
+    try:
+        invoice_move(
+            invoice_id=paid.next_invoice_id,
+            expected_from={Status.CREATED},
+            to_status=Status.TERMINATED,
+            resolution=Resolution.TERMINATED,
+            resolution_message=f"The order was paid late on {paid.id}.",
+            cause="order_paid_late",
+            actor=Actor("system", "second_chance"),
+        )
+    except StatusMoveRefused:
+        pass  # the payer acted on it meanwhile: both stay, for an operator to see
