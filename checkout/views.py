@@ -19,9 +19,10 @@ from config.redis_circuit import REDIS_ERRORS, redis_circuit
 from connectors.codes import PaymentCodeError
 from connectors.codes.barcodes import barcode_svg
 from connectors.codes.qr import qr_png, qr_svg
-from invoices import ratelimit, second_chance, selectors
+from invoices import ratelimit, selectors
 from invoices import services as invoice_services
 from invoices.models import Invoice, Service
+from invoices.services import second_chance
 from invoices.state_machine import Actor
 
 LANGUAGES = ("en", "uk")

@@ -26,7 +26,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBasicAuth
 
-from invoices import ratelimit, second_chance, selectors, services, statements
+from invoices import ratelimit, selectors, services, statements
 from invoices.api_errors import (
     JSON_CONTENT_TYPE,
     ApiError,
@@ -49,6 +49,7 @@ from invoices.api_statements import (
 )
 from invoices.models import Merchant
 from invoices.resources import invoice_document, invoice_resource, render_json
+from invoices.services import second_chance
 from invoices.state_machine import Actor
 from invoices.statuses import Status
 

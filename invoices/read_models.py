@@ -59,7 +59,7 @@ STATUS_FIELDS = (
     # And what the hosted page needs beside them (see selectors.hosted_invoice_get).
     "service_id",
     "confirmation_schema_json",
-    # And what the payer may ask for once it is final (invoices.second_chance).
+    # And what the payer may ask for once it is final (invoices.services.second_chance).
     "payment_amount",
     "next_invoice_id",
     "reissue_count",

@@ -2,8 +2,10 @@
 
 Callers import the package (`from invoices import services`) and call what it
 re-exports here, so a service moving between modules changes no caller. The
-modules import one another directly, never this package: importing it loads
-them all.
+payer's second chance is the exception: its callers name the module
+(`from invoices.services import second_chance`), as they did before it moved here.
+The modules import one another directly, never this package, so that none of
+them depends on the order this file loads them in.
 """
 
 from invoices.services.confirmation import (

@@ -11,9 +11,10 @@ from django.db import connection
 from django.utils import timezone
 
 from checkout.services import invoice_simulate
-from invoices import second_chance, services
+from invoices import services
 from invoices.connector_secrets import secrets_seal
 from invoices.models import CallbackDelivery, Invoice, InvoiceEvent, Service
+from invoices.services import second_chance
 from invoices.state_machine import Actor, StatusChangedMeanwhile, invoice_record_next
 from tests.api import API
 from tests.factories import InvoiceFactory, MerchantServiceFactory

@@ -18,7 +18,7 @@ from invoices.models import (
     StatementEntry,
     StatementImport,
 )
-from invoices.second_chance import invoice_reissue
+from invoices.services.second_chance import invoice_reissue
 from invoices.state_machine import Actor, invoice_move_status
 from invoices.statements import StatementEntryRefused, statement_entry_assign, statement_import
 from tests.api import MerchantApi, basic_auth

@@ -28,13 +28,13 @@ from connectors.registry import get_connector
 from invoices import keys, read_models, selectors
 from invoices.combined_writes import Insert, write_together
 from invoices.models import Invoice, InvoiceEvent, Merchant, Service
-from invoices.services import (
+from invoices.services.confirmation import InvoiceNotFound
+from invoices.services.invoice_creation import requisites_issue
+from invoices.services.invoice_validation import (
     MAX_INVOICE_LIFETIME,
     FieldProblem,
-    InvoiceNotFound,
     InvoiceRejected,
     invoice_amount_problems,
-    requisites_issue,
 )
 from invoices.state_machine import Actor, StatusMoveRefused, invoice_record_next
 from invoices.statuses import Relation, Status
