@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from connectors.sandbox import SandboxConnector
@@ -74,7 +75,7 @@ class CheckoutLink:
             parameters[SIGNATURE_PARAMETER] = link_signature(
                 secret_key=_secret_key(self.merchant, self.test_mode), parameters=parameters
             )
-        return "/hpp/?" + urlencode(parameters)
+        return f"{reverse('hpp')}?{urlencode(parameters)}"
 
 
 def _secret_key(merchant: Merchant, test_mode: bool) -> str:

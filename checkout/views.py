@@ -1,58 +1,26 @@
 """The hosted pages (contract section 2). Each view makes one call into services or selectors."""
 
-import hashlib
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache, caches
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import reverse
-from django.utils import translation
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from checkout import presentation, services
-from config.redis_circuit import REDIS_ERRORS, redis_circuit
-from connectors.codes import PaymentCodeError
-from connectors.codes.barcodes import barcode_svg
-from connectors.codes.qr import qr_png, qr_svg
+from checkout import images, presentation, services
+from checkout.pages import LANGUAGES, not_found, page_language, render_page
 from invoices import ratelimit, selectors
 from invoices import services as invoice_services
 from invoices.models import Invoice, Service
 from invoices.services import second_chance
 from invoices.state_machine import Actor
+from invoices.statuses import Status
 
-LANGUAGES = ("en", "uk")
 POLL_SECONDS = 3
 RETURN_AFTER_SECONDS = 5
-
-
-def _language(request: HttpRequest, invoice: Invoice | None = None) -> str:
-    asked = request.GET.get("locale") or (invoice.locale if invoice else None)
-    if asked in LANGUAGES:
-        return asked
-    return request.LANGUAGE_CODE if request.LANGUAGE_CODE in LANGUAGES else "en"
-
-
-def _page(request, template: str, context: dict, *, language: str, status: int = 200):
-    """A page rendered by Django for this request (its CSRF token included), in `language`."""
-    with translation.override(language):
-        response = render(request, template, {**context, "language": language}, status=status)
-    response["Content-Language"] = language
-    return response
-
-
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return _page(
-        request,
-        "checkout/message.html",
-        {"kind": "not_found"},
-        language=_language(request),
-        status=404,
-    )
 
 
 @xframe_options_exempt  # framing is governed by the CSP frame-ancestors of the merchant
@@ -61,11 +29,11 @@ def hosted_page(request: HttpRequest) -> HttpResponse:
     if "cpi" in request.GET:
         hosted = selectors.hosted_invoice_get(invoice_id=request.GET["cpi"])
         if hosted is None:
-            return _not_found(request)
+            return not_found(request)
         return _invoice_page(request, hosted)
     if "public_key" in request.GET:
         return _checkout_link(request)
-    return _not_found(request)
+    return not_found(request)
 
 
 def _status_context(invoice: Invoice, *, language: str, swapped_in: bool) -> dict:
@@ -129,9 +97,9 @@ def _invoice_context(
         # a page kept rendered never reads the whole row.
         "rows": lambda: presentation.requisite_rows(details),
         "has_qr": lambda: presentation.qr_text(details) is not None,
-        "qr_src": lambda: _image_src(details, "qr.svg", _qr_drawing(png=False)),
-        "barcode_src": lambda: _image_src(details, "barcode.svg", _barcode_drawing),
-        "show_form": invoice.status == "created"
+        "qr_src": lambda: images.image_src(details, "hpp-qr-svg", images.qr_drawing(png=False)),
+        "barcode_src": lambda: images.image_src(details, "hpp-barcode-svg", images.barcode_drawing),
+        "show_form": invoice.status == Status.CREATED
         and bool(invoice.confirmation_schema)
         and not final,
         "fields": lambda: _form_fields(invoice, errors or {}, values or {}),
@@ -172,18 +140,20 @@ def _invoice_page(
     notice=None,
     status=200,
 ):
-    language = _language(request, hosted.invoice)
+    language = page_language(request, hosted.invoice)
     context = _invoice_context(
         request, hosted, language=language, errors=errors, values=values, notice=notice
     )
-    response = _page(request, "checkout/invoice.html", context, language=language, status=status)
+    response = render_page(
+        request, "checkout/invoice.html", context, language=language, status=status
+    )
     response.frame_ancestors = hosted.merchant.frame_ancestors
     patch_vary_headers(response, ["HX-Request"])
     return response
 
 
 def _checkout_link(request: HttpRequest) -> HttpResponse:
-    language = _language(request)
+    language = page_language(request)
     try:
         link = services.checkout_link_read(query=request.GET)
         if not (link.parameters.get("service") or link.parameters.get("method")):
@@ -195,7 +165,7 @@ def _checkout_link(request: HttpRequest) -> HttpResponse:
                 }
                 for service in services.checkout_services(link=link)
             ]
-            return _page(
+            return render_page(
                 request,
                 "checkout/select.html",
                 {
@@ -209,7 +179,7 @@ def _checkout_link(request: HttpRequest) -> HttpResponse:
             )
         invoice = services.checkout_invoice_for_link(link=link)
     except services.LinkRefused as refused:
-        return _page(
+        return render_page(
             request,
             "checkout/message.html",
             {"kind": "refused", "detail": str(refused)},
@@ -217,14 +187,19 @@ def _checkout_link(request: HttpRequest) -> HttpResponse:
             status=403,
         )
     except services.LinkInvalid as invalid:
-        return _page(
+        return render_page(
             request,
             "checkout/message.html",
             {"kind": "invalid", "problems": invalid.problems},
             language=language,
             status=400,
         )
-    return HttpResponseRedirect(f"/hpp/?cpi={invoice.id}")
+    return HttpResponseRedirect(_page_url(invoice.id))
+
+
+def _page_url(invoice_id: str) -> str:
+    """The invoice's hosted page, where every flow of the page ends."""
+    return f"{reverse('hpp')}?{urlencode({'cpi': invoice_id})}"
 
 
 def _link_amount(link, language: str) -> str:
@@ -240,7 +215,7 @@ def _link_amount(link, language: str) -> str:
 def confirm(request: HttpRequest, invoice_id: str) -> HttpResponse:
     invoice = selectors.invoice_get(invoice_id=invoice_id)
     if invoice is None:
-        return _not_found(request)
+        return not_found(request)
     values = {
         name: request.POST[name].strip()
         for name in invoice.confirmation_schema
@@ -267,25 +242,25 @@ def confirm(request: HttpRequest, invoice_id: str) -> HttpResponse:
     hosted = selectors.HostedInvoice.of(selectors.invoice_get(invoice_id=invoice_id))
     failed = bool(errors or notice)
     if request.htmx:
-        language = _language(request, hosted.invoice)
+        language = page_language(request, hosted.invoice)
         context = _invoice_context(
             request, hosted, language=language, errors=errors, values=values, notice=notice
         )
-        return _page(request, "checkout/partials/state.html", context, language=language)
+        return render_page(request, "checkout/partials/state.html", context, language=language)
     if failed:
         return _invoice_page(
             request, hosted, errors=errors, values=values, notice=notice, status=422
         )
-    return HttpResponseRedirect(f"/hpp/?cpi={invoice_id}", status=303)
+    return HttpResponseRedirect(_page_url(invoice_id), status=303)
 
 
 @require_GET
 def status(request: HttpRequest, invoice_id: str) -> HttpResponse:
     invoice = selectors.invoice_status_get(invoice_id=invoice_id)
     if invoice is None:
-        return _not_found(request)
-    language = _language(request, invoice)
-    response = _page(
+        return not_found(request)
+    language = page_language(request, invoice)
+    response = render_page(
         request,
         "checkout/partials/status.html",
         _status_context(invoice, language=language, swapped_in=bool(request.htmx)),
@@ -305,16 +280,16 @@ def simulate(request: HttpRequest, invoice_id: str) -> HttpResponse:
     except services.SimulationRefused:
         invoice = selectors.invoice_get(invoice_id=invoice_id)
         if invoice is None:
-            return _not_found(request)
+            return not_found(request)
     if request.htmx:
-        language = _language(request, invoice)
-        return _page(
+        language = page_language(request, invoice)
+        return render_page(
             request,
             "checkout/partials/state.html",
             _invoice_context(request, selectors.HostedInvoice.of(invoice), language=language),
             language=language,
         )
-    return HttpResponseRedirect(f"/hpp/?cpi={invoice_id}", status=303)
+    return HttpResponseRedirect(_page_url(invoice_id), status=303)
 
 
 # The payer's second chance -------------------------------------------------------
@@ -349,7 +324,7 @@ def _follow(request: HttpRequest, invoice_id: str, follow) -> HttpResponse:
     try:
         next_id = follow(invoice_id=invoice_id, actor=Actor("customer", "hosted_page")).id
     except invoice_services.InvoiceNotFound:
-        return _not_found(request)
+        return not_found(request)
     except second_chance.AlreadyFollowed as followed:
         # A stale tab: on to where the order stands now.
         next_id = selectors.invoice_chain_end(invoice_id=followed.next_invoice_id)
@@ -365,117 +340,5 @@ def _follow(request: HttpRequest, invoice_id: str, follow) -> HttpResponse:
 def _follow_refused(request: HttpRequest, invoice_id: str, notice: str, *, status: int):
     invoice = selectors.invoice_get(invoice_id=invoice_id)
     if invoice is None:
-        return _not_found(request)
+        return not_found(request)
     return _invoice_page(request, selectors.HostedInvoice.of(invoice), notice=notice, status=status)
-
-
-# Images ------------------------------------------------------------------------
-
-
-def _image_version(identity: str) -> str:
-    return hashlib.sha256(identity.encode()).hexdigest()[:32]
-
-
-def _image_src(invoice: Invoice, image: str, draw) -> str | None:
-    """The image's URL as the page links it: named by its content, so it is cached for good."""
-    drawing = draw(selectors.PaymentCode(invoice.service.display_kind, invoice.requisites))
-    if drawing is None:
-        return None
-    return f"/hpp/{invoice.id}/{image}?v={_image_version(drawing[0])}"
-
-
-def _rendered_image_get(version: str) -> bytes | None:
-    """An image another process rendered; None without Redis, or while it fails."""
-    if redis_circuit.open():
-        return None
-    try:
-        return cache.get(f"image:{version}")
-    except REDIS_ERRORS as error:
-        redis_circuit.trip(error)
-        return None
-
-
-def _rendered_image_keep(version: str, body: bytes) -> None:
-    if redis_circuit.open():
-        return
-    try:
-        cache.set(f"image:{version}", body, timeout=24 * 3600)
-    except REDIS_ERRORS as error:
-        redis_circuit.trip(error)
-
-
-def _image(request: HttpRequest, invoice_id: str, *, image: str, draw) -> HttpResponse:
-    """An invoice's image with a strong ETag from its content's identity.
-
-    `draw(code)` gives (identity, render, content type) for the invoice's
-    payment code, or None when it has no such image. Images never change, so
-    this process remembers the last ones it served, and every process shares
-    what any of them rendered. Asked for by its content's version (`?v=`, as
-    the page links it), the answer may be kept for good; Django's
-    ConditionalGetMiddleware answers a repeated ETag with 304.
-    """
-    images = caches["images"]
-    remembered_as = f"{image}:{invoice_id}"
-    remembered = images.get(remembered_as)
-    if remembered is None:
-        code = selectors.invoice_payment_code_get(invoice_id=invoice_id)
-        drawing = draw(code) if code else None
-        if drawing is None:
-            return _not_found(request)
-        identity, render_image, content_type = drawing
-        version = _image_version(identity)
-        body = _rendered_image_get(version)
-        if body is None:
-            try:
-                body = render_image()
-            except PaymentCodeError:
-                return _not_found(request)
-            _rendered_image_keep(version, body)
-        remembered = (version, content_type, body)
-        images.set(remembered_as, remembered)
-    version, content_type, body = remembered
-    response = HttpResponse(body, content_type=content_type)
-    response["ETag"] = f'"{version}"'
-    if request.GET.get("v") == version:
-        response["Cache-Control"] = "public, max-age=31536000, immutable"
-    else:
-        response["Cache-Control"] = "private, max-age=3600"
-    return response
-
-
-def _qr_drawing(png: bool):
-    def draw(code: selectors.PaymentCode):
-        text = presentation.qr_text_of(code.display_kind, code.requisites)
-        if not text:
-            return None
-        if png:
-            return f"qr.png:{text}", lambda: qr_png(text), "image/png"
-        return f"qr.svg:{text}", lambda: qr_svg(text), "image/svg+xml"
-
-    return draw
-
-
-def _barcode_drawing(code: selectors.PaymentCode):
-    value, barcode_format = code.requisites.get("barcode"), code.requisites.get("barcode_format")
-    if not value or not barcode_format:
-        return None
-    return (
-        f"barcode:{barcode_format}:{value}",
-        lambda: barcode_svg(value=value, barcode_format=barcode_format),
-        "image/svg+xml",
-    )
-
-
-@require_GET
-def qr_image_svg(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    return _image(request, invoice_id, image="qr.svg", draw=_qr_drawing(png=False))
-
-
-@require_GET
-def qr_image_png(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    return _image(request, invoice_id, image="qr.png", draw=_qr_drawing(png=True))
-
-
-@require_GET
-def barcode_image_svg(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    return _image(request, invoice_id, image="barcode.svg", draw=_barcode_drawing)

@@ -1,0 +1,34 @@
+"""What every hosted page shares: the language it speaks, and how it is rendered."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import translation
+
+from invoices.models import Invoice
+
+LANGUAGES = ("en", "uk")
+
+
+def page_language(request: HttpRequest, invoice: Invoice | None = None) -> str:
+    asked = request.GET.get("locale") or (invoice.locale if invoice else None)
+    if asked in LANGUAGES:
+        return asked
+    return request.LANGUAGE_CODE if request.LANGUAGE_CODE in LANGUAGES else "en"
+
+
+def render_page(request, template: str, context: dict, *, language: str, status: int = 200):
+    """A page rendered by Django for this request (its CSRF token included), in `language`."""
+    with translation.override(language):
+        response = render(request, template, {**context, "language": language}, status=status)
+    response["Content-Language"] = language
+    return response
+
+
+def not_found(request: HttpRequest) -> HttpResponse:
+    return render_page(
+        request,
+        "checkout/message.html",
+        {"kind": "not_found"},
+        language=page_language(request),
+        status=404,
+    )
