@@ -4,16 +4,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
 
+from invoices.languages import DEFAULT_LOCALE, LOCALES
 from invoices.models import Invoice
-
-LANGUAGES = ("en", "uk")
 
 
 def page_language(request: HttpRequest, invoice: Invoice | None = None) -> str:
     asked = request.GET.get("locale") or (invoice.locale if invoice else None)
-    if asked in LANGUAGES:
+    if asked in LOCALES:
         return asked
-    return request.LANGUAGE_CODE if request.LANGUAGE_CODE in LANGUAGES else "en"
+    return request.LANGUAGE_CODE if request.LANGUAGE_CODE in LOCALES else DEFAULT_LOCALE
 
 
 def render_page(request, template: str, context: dict, *, language: str, status: int = 200):

@@ -11,9 +11,10 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from checkout import images, presentation, services
-from checkout.pages import LANGUAGES, not_found, page_language, render_page
+from checkout.pages import not_found, page_language, render_page
 from invoices import ratelimit, selectors
 from invoices import services as invoice_services
+from invoices.languages import LOCALES
 from invoices.models import Invoice, Service
 from invoices.services import second_chance
 from invoices.state_machine import Actor
@@ -332,7 +333,7 @@ def _follow(request: HttpRequest, invoice_id: str, follow) -> HttpResponse:
         status = 503 if isinstance(refused, second_chance.RequisitesUnavailable) else 409
         return _follow_refused(request, invoice_id, _FOLLOW_NOTICES[type(refused)], status=status)
     query = {"cpi": next_id}
-    if request.GET.get("locale") in LANGUAGES:
+    if request.GET.get("locale") in LOCALES:
         query["locale"] = request.GET["locale"]
     return HttpResponseRedirect(f"{reverse('hpp')}?{urlencode(query)}", status=303)
 

@@ -17,6 +17,8 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from invoices.languages import DEFAULT_LOCALE, LANGUAGE_NAMES
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -195,8 +197,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("uk", "Українська")]
+LANGUAGE_CODE = DEFAULT_LOCALE
+LANGUAGES = list(LANGUAGE_NAMES.items())
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 # Times to the second with their zone (config/formats/<language>/formats.py).

@@ -11,11 +11,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from invoices.currencies import has_valid_precision, minor_unit_digits
+from invoices.languages import LOCALES
 from invoices.models import Service
 
 MAX_AMOUNT_DIGITS = 15
 RETURN_URL_OUTCOMES = ("success", "pending", "fail", "expired")
-LOCALES = ("en", "uk")
 MAX_INVOICE_LIFETIME = timedelta(days=365)
 
 
