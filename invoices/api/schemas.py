@@ -337,3 +337,7 @@ class Error(BaseModel):
 
 class ErrorDocument(BaseModel):
     errors: list[Error]
+
+
+# The error answers every endpoint may give, for the OpenAPI document.
+ERROR_RESPONSES = {status: ErrorDocument for status in (400, 401, 404, 409, 413, 415, 422, 429)}
