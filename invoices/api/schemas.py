@@ -21,6 +21,8 @@ from pydantic import (
     field_validator,
 )
 
+from invoices.statuses import Status
+
 _NUMERIC_STRING = re.compile(r"[0-9]+(\.[0-9]+)?")
 MAX_METADATA_KEYS = 50
 MAX_METADATA_KEY_LENGTH = 40
@@ -236,18 +238,6 @@ class ResponseReturnUrls(BaseModel):
     expired: str | None = None
 
 
-Status = Literal[
-    "created",
-    "processing",
-    "process_pending",
-    "processed",
-    "partially_processed",
-    "process_failed",
-    "expired",
-    "terminated",
-]
-
-
 class ResourceLinks(BaseModel):
     self: str
 
@@ -267,7 +257,7 @@ class RelatedInvoice(BaseModel):
 
 class InvoiceAttributesOut(BaseModel):
     serial_number: str
-    status: Status
+    status: Status  # the model's own vocabulary (contract section 4)
     resolution: str
     resolution_message: str | None
     reference_id: str
