@@ -79,10 +79,12 @@ def _not_found(request, error):
 
 @api.exception_handler(NinjaValidationError)
 def _invalid_parameters(request, error: NinjaValidationError):
+    # What ninja validates is parameters (bodies are read by `parser`), each
+    # one named by its location after its source: ("query", "page[size]").
     items = [
         ErrorItem(
-            code="invalid_value",
-            detail=problem.get("msg", "Invalid value."),
+            code="invalid_parameter",
+            detail=problem.get("msg", "Invalid value.").removeprefix("Value error, "),
             parameter=".".join(str(part) for part in problem.get("loc", ())[1:]) or None,
         )
         for problem in error.errors

@@ -1,13 +1,14 @@
-"""JSON request bodies: exact decimals, and the contract's 413 and 415.
+"""The API's ninja `Parser`: JSON bodies with exact decimals and the contract's 413 and 415.
 
-`ExactJsonParser` is the API's ninja `Parser`, but the endpoints call
+`ExactJsonParser` is the API's ninja `Parser`, and reads query strings for
+ninja's `Query` schemas; but for bodies the endpoints call
 `read_document` rather than declaring ninja `Body` parameters, because ninja's
 body handling cannot give the contract's answers:
 - it turns any exception of `parse_body` into a 400 "Cannot parse request
   body", where the contract wants 413 (too large) and 415 (not JSON, or
   another content type);
-- it never calls the parser for an empty body, and validates nothing against
-  a missing document, where an empty body is a 415 like any other non-JSON;
+- it never calls the parser for an empty body, which becomes a 422 for a
+  missing document, where the contract answers 415 as for any body not JSON;
 - it parses before the view runs, where confirm first applies its rate limit
   and answers 404 for an unknown invoice whatever the body;
 - the view would get the model only, where an Idempotency-Key fingerprints
@@ -21,6 +22,7 @@ import simplejson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
+from django.utils.datastructures import MultiValueDict
 from ninja.parser import Parser
 
 from invoices.api.errors import ApiError, validation_error
@@ -99,6 +101,14 @@ class ExactJsonParser(Parser):
             pointer, detail = problem
             raise ApiError.single(422, "invalid_value", detail, pointer=pointer)
         return data
+
+    def parse_querydict(
+        self, data: MultiValueDict, list_fields: list[str], request: HttpRequest
+    ) -> dict[str, Any]:
+        # A parameter given twice counts once, with its last value, as Django's
+        # QueryDict reads it: `filter[status]` is a list written with commas,
+        # never a repeated parameter, although its schema's type is a list.
+        return {key: data[key] for key in data}
 
 
 PARSER = ExactJsonParser()

@@ -10,14 +10,15 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
-from ninja import Router
+from ninja import Query, Router
 from ninja.errors import AuthenticationError
 
 from invoices import ratelimit, second_chance, selectors, services
 from invoices.api.auth import ApiCaller, MerchantKeyAuth, PresentedCredentials
-from invoices.api.errors import ApiError, ErrorItem, field_errors, json_response
+from invoices.api.errors import ApiError, field_errors, json_response
 from invoices.api.idempotency import idempotent
 from invoices.api.parser import body_schema, read_document
+from invoices.api.queries import InvoiceListQuery
 from invoices.api.schemas import (
     ERROR_RESPONSES,
     ConfirmDocument,
@@ -29,12 +30,8 @@ from invoices.api.schemas import (
 )
 from invoices.resources import invoice_document, invoice_resource, render_json
 from invoices.state_machine import Actor
-from invoices.statuses import Status
 
 router = Router()
-
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 
 
 # Create ----------------------------------------------------------------------
@@ -147,75 +144,22 @@ def read_invoice(request: HttpRequest, invoice_id: str):
     return response
 
 
-_LIST_PARAMETERS = [
-    {
-        "name": "filter[reference_id]",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "string", "maxLength": 255},
-    },
-    {
-        "name": "filter[status]",
-        "in": "query",
-        "required": False,
-        "description": "One status, or several separated by commas.",
-        "schema": {"type": "string"},
-    },
-    {
-        "name": "page[size]",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": 20},
-    },
-    {
-        "name": "page[after]",
-        "in": "query",
-        "required": False,
-        "description": "The cursor from `links.next` of the previous page.",
-        "schema": {"type": "string"},
-    },
-]
-
-
 @router.get(
     "",
     auth=MerchantKeyAuth(),
     response={200: InvoiceListDocument, **ERROR_RESPONSES},
-    openapi_extra={"parameters": _LIST_PARAMETERS},
     summary="List invoices, newest first",
 )
-def list_invoices(request: HttpRequest):
+def list_invoices(request: HttpRequest, query: Query[InvoiceListQuery]):
     caller: ApiCaller = request.auth
-    # An empty parameter is an absent one: `?filter[status]=&page[size]=` lists everything.
-    query = {name: value for name, value in request.GET.items() if value != ""}
-    problems = []
-    reference_id = query.get("filter[reference_id]")
-    if reference_id is not None and (len(reference_id) > 255 or "\x00" in reference_id):
-        problems.append(("filter[reference_id]", "At most 255 characters, and no NUL."))
-    statuses = [s for s in query.get("filter[status]", "").split(",") if s]
-    if unknown := [s for s in statuses if s not in Status.values]:
-        problems.append(("filter[status]", f"Unknown status: {', '.join(unknown)}."))
-    page_size = DEFAULT_PAGE_SIZE
-    if "page[size]" in query:
-        try:
-            page_size = int(query["page[size]"])
-        except ValueError:
-            page_size = 0
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            problems.append(("page[size]", f"A whole number from 1 to {MAX_PAGE_SIZE}."))
-    if problems:
-        raise ApiError(
-            422,
-            [ErrorItem(code="invalid_parameter", detail=d, parameter=p) for p, d in problems],
-        )
     try:
         page = selectors.invoice_list(
             merchant=caller.merchant,
             test_mode=caller.test_mode,
-            page_size=page_size,
-            after=query.get("page[after]") or None,
-            reference_id=reference_id,
-            statuses=statuses,
+            page_size=query.page_size,
+            after=query.after,
+            reference_id=query.reference_id,
+            statuses=query.statuses,
         )
     except selectors.InvalidCursor as invalid:
         raise ApiError.single(
@@ -223,7 +167,8 @@ def list_invoices(request: HttpRequest):
         ) from None
     next_link = None
     if page.next_cursor:
-        kept = {k: v for k, v in query.items() if k != "page[after]"}
+        # The next page keeps every parameter given but the cursor, as given.
+        kept = {k: v for k, v in request.GET.items() if v != "" and k != "page[after]"}
         next_link = "/api/payment-invoices?" + urlencode({**kept, "page[after]": page.next_cursor})
     return json_response(
         render_json(
