@@ -3,7 +3,7 @@
 The body is the statement file itself, as the bank gave it, so a merchant can
 post it with `curl --data-binary @file`: JSON around it would only add base64.
 Its content type names the format; its size is limited on its own (statements
-outgrow the 64 KiB of a JSON request), read from the stream without letting
+outgrow the limit of a JSON request), read from the stream without letting
 Django buffer more than the limit.
 """
 
