@@ -18,7 +18,7 @@ from ninja.operation import Operation
 from invoices.api import payment_invoices, statements
 from invoices.api.errors import ApiError, ErrorItem, error_response
 from invoices.api.parser import PARSER
-from invoices.api.schemas import ConfirmDocument, InvoiceCreateDocument
+from invoices.api.schemas import ConfirmDocument, InvoiceCreateDocument, InvoiceFollowDocument
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class MerchantApi(NinjaAPI):
         # (see there), so their models are added to the components here.
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (InvoiceCreateDocument, ConfirmDocument):
+        for model in (InvoiceCreateDocument, ConfirmDocument, InvoiceFollowDocument):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema
