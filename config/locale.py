@@ -13,7 +13,7 @@ from django.conf import settings
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
-from invoices.api_errors import API_PREFIX
+from invoices.api.errors import API_PREFIX
 
 
 class PageLocaleMiddleware(LocaleMiddleware):

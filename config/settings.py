@@ -109,7 +109,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "invoices.api_errors.ApiJsonErrorsMiddleware",
+    "invoices.api.errors.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # ETags and 304s for GET answers (the API document, images), from Django itself.

@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from config.views import favicon, health
-from invoices.api import api
+from invoices.api.main import api
 from invoices.provider_views import provider_notify
 
 urlpatterns = [

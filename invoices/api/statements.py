@@ -1,9 +1,9 @@
-"""`POST /api/statements`: what the endpoint reads from the request and writes back.
+"""`POST /api/statements`: a bank statement file imported, and what the import found.
 
 The body is the statement file itself, as the bank gave it, so a merchant can
 post it with `curl --data-binary @file`: JSON around it would only add base64.
 Its content type names the format; its size is limited on its own (statements
-outgrow the 64 KiB of a JSON request), read from the stream without letting
+outgrow the limit of a JSON request), read from the stream without letting
 Django buffer more than the limit.
 """
 
@@ -12,10 +12,13 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from ninja import Router
 
-from invoices.api_errors import ApiError
+from invoices import statements
+from invoices.api.auth import ApiCaller, MerchantKeyAuth
+from invoices.api.errors import ApiError, json_response
+from invoices.api.schemas import ERROR_RESPONSES
 from invoices.resources import render_json
-from invoices.statements import ImportResult
 
 # The format each accepted content type names; `auto` tells XML from MT940 by the bytes.
 STATEMENT_CONTENT_TYPES = {
@@ -25,6 +28,8 @@ STATEMENT_CONTENT_TYPES = {
     "application/octet-stream": "auto",
 }
 _FILE_NAME_LENGTH = 255
+
+router = Router()
 
 
 def statement_read(request: HttpRequest) -> tuple[bytes, str, str]:
@@ -64,7 +69,7 @@ def statement_read(request: HttpRequest) -> tuple[bytes, str, str]:
     return data, file_format, file_name
 
 
-def statement_import_document(result: ImportResult) -> bytes:
+def statement_import_document(result: statements.ImportResult) -> bytes:
     record = result.statement_import
     attributes: dict[str, Any] = {
         "file_name": record.file_name,
@@ -93,3 +98,42 @@ def statement_import_document(result: ImportResult) -> bytes:
     return render_json(
         {"data": {"type": "statement-imports", "id": str(record.pk), "attributes": attributes}}
     )
+
+
+@router.post(
+    "",
+    auth=MerchantKeyAuth(),
+    response={201: dict, **ERROR_RESPONSES},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in STATEMENT_CONTENT_TYPES
+            },
+        },
+        "parameters": [
+            {"name": "file_name", "in": "query", "required": False, "schema": {"type": "string"}}
+        ],
+    },
+    summary="Import a bank statement",
+    description="The body is a camt.053/camt.054 (application/xml) or MT940 (text/plain) "
+    "file. Its credits settle your invoices of static bank-transfer services paid into the "
+    "statement's account, in the key's mode, by RF creditor reference or reference_id; "
+    "each credit is applied once, however often the file is sent.",
+)
+def import_statement(request: HttpRequest):
+    caller: ApiCaller = request.auth
+    data, file_format, file_name = statement_read(request)
+    try:
+        result = statements.statement_import(
+            data=data,
+            file_name=file_name,
+            file_format=file_format,
+            imported_by=str(caller.actor),
+            test_mode=caller.test_mode,
+            merchant=caller.merchant,
+        )
+    except statements.StatementFormatError as error:
+        raise ApiError.single(422, "unreadable_statement", str(error)) from None
+    return json_response(statement_import_document(result), 201)

@@ -83,6 +83,22 @@ def error_response(error: ApiError) -> HttpResponse:
     return response
 
 
+def json_response(body: bytes, status: int = 200, **headers: str) -> HttpResponse:
+    """A JSON answer; `Idempotent_Replayed="true"` becomes the header Idempotent-Replayed."""
+    response = HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def field_errors(problems, *, under: str) -> ApiError:
+    """One 422 error per field a service refused, pointing at it below `under`."""
+    return ApiError(
+        422,
+        [ErrorItem(code=p.code, detail=p.detail, pointer=f"{under}/{p.field}") for p in problems],
+    )
+
+
 _PYDANTIC_CODES = {
     "missing": ("required", "Missing attribute"),
     "extra_forbidden": ("unknown_attribute", "Unknown attribute"),

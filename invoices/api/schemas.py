@@ -21,6 +21,9 @@ from pydantic import (
     field_validator,
 )
 
+from invoices.languages import Locale
+from invoices.statuses import Status
+
 _NUMERIC_STRING = re.compile(r"[0-9]+(\.[0-9]+)?")
 MAX_METADATA_KEYS = 50
 MAX_METADATA_KEY_LENGTH = 40
@@ -143,7 +146,7 @@ class InvoiceAttributes(BaseModel):
         description="A flat object of strings, numbers, booleans or nulls; echoed back and "
         "in callbacks.",
     )
-    locale: Literal["en", "uk"] | None = None
+    locale: Locale | None = None
     expires: StrictInt | None = Field(None, gt=0, description="UNIX time.")
     options: dict[str, Any] | None = Field(None, description="Unknown keys are ignored.")
 
@@ -236,18 +239,6 @@ class ResponseReturnUrls(BaseModel):
     expired: str | None = None
 
 
-Status = Literal[
-    "created",
-    "processing",
-    "process_pending",
-    "processed",
-    "partially_processed",
-    "process_failed",
-    "expired",
-    "terminated",
-]
-
-
 class ResourceLinks(BaseModel):
     self: str
 
@@ -267,7 +258,7 @@ class RelatedInvoice(BaseModel):
 
 class InvoiceAttributesOut(BaseModel):
     serial_number: str
-    status: Status
+    status: Status  # the model's own vocabulary (contract section 4)
     resolution: str
     resolution_message: str | None
     reference_id: str
@@ -337,3 +328,7 @@ class Error(BaseModel):
 
 class ErrorDocument(BaseModel):
     errors: list[Error]
+
+
+# The error answers every endpoint may give, for the OpenAPI document.
+ERROR_RESPONSES = {status: ErrorDocument for status in (400, 401, 404, 409, 413, 415, 422, 429)}
