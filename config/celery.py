@@ -20,7 +20,7 @@ app.autodiscover_tasks()
 
 
 @task_prerun.connect
-def _reuse_database_connection(task=None, **kwargs) -> None:
+def _reuse_database_connection(task: object = None, **kwargs: object) -> None:
     """Drop a connection past CONN_MAX_AGE, and have Django's health check (CONN_HEALTH_CHECKS)
     test a kept one before the task's first query, as Django does before each request.
 
