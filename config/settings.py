@@ -438,6 +438,8 @@ AXES_RESET_ON_SUCCESS = True
 # The address rate limits use, so a forged X-Forwarded-For cannot dodge a lockout.
 AXES_CLIENT_IP_CALLABLE = "invoices.ratelimit.client_address"
 AXES_LOCKOUT_CALLABLE = "config.admin_lockout.lockout_response"
+# The status of that page (axes' default, named here because the callable reads it).
+AXES_HTTP_RESPONSE_CODE = 429
 # The cache handler keeps no rows, so axes' admin pages would only list empty tables.
 AXES_ENABLE_ADMIN = False
 
