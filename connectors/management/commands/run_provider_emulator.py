@@ -1,10 +1,16 @@
 from argparse import ArgumentParser
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from connectors.emulator import SECOND_PROVIDER, serve
+
+
+class _Provider(TypedDict):
+    port: int
+    api_key: str
+    notify_secret: str
 
 
 class Command(BaseCommand):
@@ -23,8 +29,13 @@ class Command(BaseCommand):
         parser.add_argument("--notify-secret", help="default: PROVIDER_HTTP_NOTIFY_SECRET")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        defaults: _Provider
         if options["second"]:
-            defaults = {"port": settings.PROVIDER_EMULATOR_2_PORT, **SECOND_PROVIDER}
+            defaults = {
+                "port": settings.PROVIDER_EMULATOR_2_PORT,
+                "api_key": SECOND_PROVIDER["api_key"],
+                "notify_secret": SECOND_PROVIDER["notify_secret"],
+            }
         else:
             defaults = {
                 "port": settings.PROVIDER_EMULATOR_PORT,
