@@ -14,6 +14,9 @@ from decimal import Decimal, InvalidOperation
 import mt940
 from lxml import etree
 
+# lxml's documented element type (its API reference names it so, underscore and all).
+from lxml.etree import _Element
+
 from connectors.codes import PaymentCodeError
 from connectors.codes.iban import normalize_iban
 
@@ -122,13 +125,13 @@ def _parse_camt(data: bytes) -> ParsedStatement:
         )
     ns = {"c": namespace}
 
-    def find(node: etree._Element, path: str) -> etree._Element | None:
+    def find(node: _Element, path: str) -> _Element | None:
         return node.find("/".join(f"c:{step}" for step in path.split("/")), ns)
 
-    def findall(node: etree._Element, path: str) -> list[etree._Element]:
+    def findall(node: _Element, path: str) -> list[_Element]:
         return node.findall("/".join(f"c:{step}" for step in path.split("/")), ns)
 
-    def text(node: etree._Element | None, path: str) -> str:
+    def text(node: _Element | None, path: str) -> str:
         found = find(node, path) if node is not None else None
         return (found.text or "").strip() if found is not None else ""
 
