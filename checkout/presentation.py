@@ -3,7 +3,10 @@
 import functools
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from babel.numbers import format_currency
 from django.utils.functional import Promise
@@ -15,7 +18,12 @@ from invoices.models import Invoice
 from invoices.read_models import STATUS_FIELDS
 from invoices.statuses import FINAL_STATUSES, Status
 
-STATUS_TEXT = {
+if TYPE_CHECKING:
+    # A lazily translated message (django-stubs' name for gettext_lazy's result).
+    from django_stubs_ext import StrPromise
+
+# Keyed by str: an invoice's status field holds the plain value.
+STATUS_TEXT: dict[str, "StrPromise"] = {
     Status.CREATED: _("Waiting for your payment"),
     Status.PROCESSING: _("Checking your payment"),
     Status.PROCESS_PENDING: _("Your bank is confirming the payment"),
@@ -25,7 +33,7 @@ STATUS_TEXT = {
     Status.EXPIRED: _("This invoice has expired"),
     Status.TERMINATED: _("This invoice was cancelled"),
 }
-STATUS_TONE = {
+STATUS_TONE: dict[str, str] = {
     Status.PROCESSED: "success",
     Status.PARTIALLY_PROCESSED: "warning",
     Status.PROCESS_FAILED: "error",
@@ -93,7 +101,7 @@ _LETTER_THEN_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 
 
 @functools.lru_cache(maxsize=4096)  # babel's formatting is the status poll's costliest step
-def money(amount, currency: str, language: str) -> str:
+def money(amount: Decimal, currency: str, language: str) -> str:
     """2 126,68 ₴ in Ukrainian, UAH 2,126.68 in English: the reader's own way."""
     locale = {"uk": "uk_UA", "en": "en_US"}.get(language, "en_US")
     formatted = format_currency(amount_in_currency(amount, currency), currency, locale=locale)
@@ -109,13 +117,13 @@ def qr_text(invoice: Invoice) -> str | None:
     return qr_text_of(invoice.service.display_kind, invoice.requisites)
 
 
-def qr_text_of(display_kind: str, requisites: dict) -> str | None:
+def qr_text_of(display_kind: str, requisites: Mapping[str, str]) -> str | None:
     if display_kind == "deeplink":
         return requisites.get("deeplink")
     return requisites.get("qr_code")
 
 
-def fragment_key(*rendered_from) -> str:
+def fragment_key(*rendered_from: object) -> str:
     """The name of a cached page fragment: a digest of everything it is rendered from (model
     field values, language, ...), so any change is a new fragment, never a stale one."""
     return hashlib.blake2b(repr(rendered_from).encode(), digest_size=16).hexdigest()

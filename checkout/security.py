@@ -1,5 +1,7 @@
 """Security headers of the hosted pages: a strict CSP and the merchant's framing policy."""
 
+from collections.abc import Callable
+
 from django.http import HttpRequest, HttpResponse
 
 CHECKOUT_PREFIX = "/hpp/"
@@ -17,7 +19,7 @@ class CheckoutSecurityHeadersMiddleware:
     to the origins that merchant allows; every other page cannot be framed.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

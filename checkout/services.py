@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.urls import reverse
@@ -21,11 +22,15 @@ from invoices.models import Invoice, Merchant, Service
 from invoices.state_machine import Actor
 from invoices.statuses import FINAL_STATUSES, Status
 
+if TYPE_CHECKING:
+    # A lazily translated message (django-stubs' name for gettext_lazy's result).
+    from django_stubs_ext import StrPromise
+
 SIGNATURE_PARAMETER = "signature"
 
 # What a customer is told about a broken link, in the page's language; the
 # merchant's API gets the technical detail instead.
-_LINK_PROBLEMS = {
+_LINK_PROBLEMS: dict[str, "StrPromise"] = {
     "amount": _("The amount is missing or not valid for this payment method."),
     "currency": _("The currency is missing or does not match the payment method."),
     "reference_id": _("The order reference is missing or too long."),
@@ -43,7 +48,7 @@ class LinkRefused(Exception):
 
 
 class LinkInvalid(Exception):
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list["StrPromise"]) -> None:
         self.problems = problems
         super().__init__("; ".join(str(problem) for problem in problems))
 
@@ -93,10 +98,10 @@ def checkout_link_read(*, query: Mapping[str, str]) -> CheckoutLink:
     # tracking parameters too), as the contract says; only the known ones are used.
     parameters = {name: query[name] for name in query}
     public_key = parameters.get("public_key", "")
-    merchant = selectors.merchant_by_public_key(public_key=public_key)
-    if merchant is None:
+    found = selectors.merchant_by_public_key(public_key=public_key)
+    if found is None:
         raise LinkRefused("This payment link is not valid.")
-    merchant, test_mode = merchant
+    merchant, test_mode = found
     if merchant.require_signed_links:
         expected = link_signature(
             secret_key=_secret_key(merchant, test_mode), parameters=parameters
@@ -124,7 +129,7 @@ def checkout_invoice_for_link(*, link: CheckoutLink) -> Invoice:
         merchant=link.merchant, test_mode=link.test_mode, reference_id=parameters["reference_id"]
     )
     if existing:
-        return selectors.invoice_get(invoice_id=existing)
+        return _invoice_seen(existing)
     service_code = parameters.get("service") or selectors.service_code_for_method(
         merchant=link.merchant,
         method_code=parameters.get("method", ""),
@@ -161,7 +166,15 @@ def checkout_invoice_for_link(*, link: CheckoutLink) -> Invoice:
         ) from None
     except services.DuplicateReference as duplicate:
         # Opened twice at the same moment: both land on the one invoice.
-        return selectors.invoice_get(invoice_id=duplicate.existing_id)
+        return _invoice_seen(duplicate.existing_id)
+
+
+def _invoice_seen(invoice_id: str) -> Invoice:
+    """An invoice this module has just found or made, read afresh: it is there."""
+    invoice = selectors.invoice_get(invoice_id=invoice_id)
+    if invoice is None:
+        raise Invoice.DoesNotExist(f"invoice {invoice_id} has vanished")
+    return invoice
 
 
 # Test panel ------------------------------------------------------------------
@@ -190,12 +203,12 @@ def invoice_simulate(*, invoice_id: str, outcome: str) -> Invoice:
         cause="test_panel",
         actor=Actor("customer", "test_panel"),
     )
-    return selectors.invoice_get(invoice_id=invoice_id)
+    return _invoice_seen(invoice_id)
 
 
 # Returning the customer -----------------------------------------------------------
 
-_RETURN_OUTCOME = {
+_RETURN_OUTCOME: dict[str, str] = {
     Status.PROCESSED: "success",
     Status.PARTIALLY_PROCESSED: "fail",
     Status.PROCESS_FAILED: "fail",

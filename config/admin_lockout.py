@@ -7,6 +7,7 @@ gives the wait in whole minutes, so it can be said in each language's plural.
 """
 
 import math
+from collections.abc import Mapping
 
 from axes.helpers import get_client_username, get_cool_off
 from django.conf import settings
@@ -17,7 +18,9 @@ from django.utils.translation import gettext
 
 
 def lockout_response(
-    request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None
+    request: HttpRequest,
+    original_response: HttpResponse | None,
+    credentials: Mapping[str, object] | None,
 ) -> HttpResponse:
     """Replaces the login view's own answer (`original_response`) with the lockout page."""
     cool_off = get_cool_off(request)

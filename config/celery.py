@@ -3,7 +3,7 @@
 import os
 import warnings
 
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -20,7 +20,7 @@ app.autodiscover_tasks()
 
 
 @task_prerun.connect
-def _reuse_database_connection(task=None, **kwargs) -> None:
+def _reuse_database_connection(task: Task[..., object] | None = None, **kwargs: object) -> None:
     """Drop a connection past CONN_MAX_AGE, and have Django's health check (CONN_HEALTH_CHECKS)
     test a kept one before the task's first query, as Django does before each request.
 

@@ -6,6 +6,7 @@ Plain functions over settings and files (no models), so they run before `migrate
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any, TypedDict
 from urllib.parse import urlsplit, urlunsplit
 
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
@@ -13,6 +14,16 @@ _ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 class DatabaseSetupError(Exception):
     """The database cannot be made ready; the message says in one line what to do."""
+
+
+class _ConnectParams(TypedDict):
+    """What psycopg.connect is given besides the database name (None: libpq's default)."""
+
+    host: str | None
+    port: str | int | None
+    user: str | None
+    password: str | None
+    connect_timeout: int
 
 
 def env_file_update(path: Path, values: Mapping[str, str]) -> dict[str, str]:
@@ -56,7 +67,7 @@ def url_for_display(value: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def database_create_missing(database: Mapping) -> str | None:
+def database_create_missing(database: Mapping[str, Any]) -> str | None:
     """Create the database `database` (a DATABASES entry) names if it is missing.
 
     Returns what was done, or None when nothing was needed. SQLite makes its
@@ -75,7 +86,7 @@ def database_create_missing(database: Mapping) -> str | None:
     return _postgres_database_create_missing(database)
 
 
-def _postgres_database_create_missing(database: Mapping) -> str | None:
+def _postgres_database_create_missing(database: Mapping[str, Any]) -> str | None:
     import psycopg
     from psycopg import sql
 
@@ -83,7 +94,7 @@ def _postgres_database_create_missing(database: Mapping) -> str | None:
     host = database.get("HOST") or "localhost"
     port = database.get("PORT") or 5432
     user = database.get("USER") or ""
-    params = {
+    params: _ConnectParams = {
         "host": database.get("HOST") or None,
         "port": database.get("PORT") or None,
         "user": user or None,

@@ -10,6 +10,7 @@ and the response is left as the API made it.
 """
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
@@ -17,14 +18,16 @@ from invoices.api.errors import API_PREFIX
 
 
 class PageLocaleMiddleware(LocaleMiddleware):
-    def process_request(self, request):
+    def process_request(self, request: HttpRequest) -> None:
         if request.path_info.startswith(API_PREFIX):
             translation.activate(settings.LANGUAGE_CODE)
             request.LANGUAGE_CODE = settings.LANGUAGE_CODE
             return None
         return super().process_request(request)
 
-    def process_response(self, request, response):
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
         if request.path_info.startswith(API_PREFIX):
             return response
         return super().process_response(request, response)

@@ -23,7 +23,7 @@ class RedisCircuit:
     REDIS_PAUSE_SECONDS, then lets them try again.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.closed_until = 0.0
 
     def open(self) -> bool:

@@ -29,7 +29,7 @@ env = environ.Env()
 # suite reads no file (ENV_FILE is empty there, tests/environment.py): a
 # developer's .env names the database and the broker queue of the server they
 # are running, which tests must not touch.
-ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+ENV_FILE: str = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
 if ENV_FILE and Path(ENV_FILE).is_file():
     environ.Env.read_env(ENV_FILE)
 
@@ -37,11 +37,11 @@ if ENV_FILE and Path(ENV_FILE).is_file():
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+DEBUG: bool = env.bool("DJANGO_DEBUG", default=True)
 
 _DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production"  # noqa: S105
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else [])
+SECRET_KEY: str = env.str("SECRET_KEY", default=_DEV_SECRET_KEY)
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else [])
 
 if not DEBUG:
     missing = [
@@ -61,7 +61,7 @@ if not DEBUG:
 # Merchant secret keys and webhook secrets are never stored: the database keeps
 # a random salt and a SHA-256 hash, and the key is derived from the salt with
 # this server-side secret whenever a callback must be signed with it.
-MERCHANT_KEY_SECRET = env.str("MERCHANT_KEY_SECRET", default=SECRET_KEY)
+MERCHANT_KEY_SECRET: str = env.str("MERCHANT_KEY_SECRET", default=SECRET_KEY)
 
 # Providers' API keys and notification secrets (Service.connector_secrets) are
 # stored encrypted with Fernet. CONNECTOR_SECRETS_KEY is a comma-separated list
@@ -71,7 +71,7 @@ MERCHANT_KEY_SECRET = env.str("MERCHANT_KEY_SECRET", default=SECRET_KEY)
 # SECRET_KEY so nothing needs setting; production refuses to start without a
 # real list (above), since a key derived from SECRET_KEY would tie every
 # stored secret to it.
-CONNECTOR_SECRETS_KEYS = env.list(
+CONNECTOR_SECRETS_KEYS: list[str] = env.list(
     "CONNECTOR_SECRETS_KEY",
     default=[
         base64.urlsafe_b64encode(
@@ -90,7 +90,7 @@ except ValueError:
     ) from None
 
 # Absolute base of the links handed to merchants (hpp_url, method logos).
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -231,7 +231,7 @@ CSRF_COOKIE_SECURE = not DEBUG
 # Celery: at-least-once delivery. A task is acknowledged only after it ran, a
 # task whose worker died is redelivered, and a worker holds one message at a
 # time so a crash strands no prefetched work.
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL: str = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Longer than any task may run, so Redis does not hand a running task to a
@@ -307,40 +307,46 @@ CELERY_TASK_ANNOTATIONS = {
 }
 
 # Callbacks (contract section 5).
-CALLBACK_TIMEOUT_SECONDS = env.float("CALLBACK_TIMEOUT_SECONDS", default=10.0)
-CALLBACK_CONNECT_TIMEOUT_SECONDS = env.float("CALLBACK_CONNECT_TIMEOUT_SECONDS", default=5.0)
-CALLBACK_RETRY_BASE_SECONDS = env.float("CALLBACK_RETRY_BASE_SECONDS", default=10.0)
-CALLBACK_RETRY_MAX_SECONDS = env.float("CALLBACK_RETRY_MAX_SECONDS", default=3600.0)
-CALLBACK_RETRY_WINDOW_SECONDS = env.float("CALLBACK_RETRY_WINDOW_SECONDS", default=3 * 86400.0)
+CALLBACK_TIMEOUT_SECONDS: float = env.float("CALLBACK_TIMEOUT_SECONDS", default=10.0)
+CALLBACK_CONNECT_TIMEOUT_SECONDS: float = env.float("CALLBACK_CONNECT_TIMEOUT_SECONDS", default=5.0)
+CALLBACK_RETRY_BASE_SECONDS: float = env.float("CALLBACK_RETRY_BASE_SECONDS", default=10.0)
+CALLBACK_RETRY_MAX_SECONDS: float = env.float("CALLBACK_RETRY_MAX_SECONDS", default=3600.0)
+CALLBACK_RETRY_WINDOW_SECONDS: float = env.float(
+    "CALLBACK_RETRY_WINDOW_SECONDS", default=3 * 86400.0
+)
 # Longer than one delivery can take (connect + read timeouts), renewed per callback.
-CALLBACK_LEASE_SECONDS = env.float("CALLBACK_LEASE_SECONDS", default=60.0)
+CALLBACK_LEASE_SECONDS: float = env.float("CALLBACK_LEASE_SECONDS", default=60.0)
 
 # The `http` connector's provider (the emulator in development and tests).
-PROVIDER_EMULATOR_PORT = env.int("PROVIDER_EMULATOR_PORT", default=8765)
+PROVIDER_EMULATOR_PORT: int = env.int("PROVIDER_EMULATOR_PORT", default=8765)
 # A second emulated provider, with credentials of its own (connectors/emulator.py
 # SECOND_PROVIDER): the demo's second http service is its account.
-PROVIDER_EMULATOR_2_PORT = env.int("PROVIDER_EMULATOR_2_PORT", default=PROVIDER_EMULATOR_PORT + 1)
-PROVIDER_HTTP_URL = env.str(
+PROVIDER_EMULATOR_2_PORT: int = env.int(
+    "PROVIDER_EMULATOR_2_PORT", default=PROVIDER_EMULATOR_PORT + 1
+)
+PROVIDER_HTTP_URL: str = env.str(
     "PROVIDER_HTTP_URL", default=f"http://127.0.0.1:{PROVIDER_EMULATOR_PORT}"
 ).rstrip("/")
-PROVIDER_HTTP_API_KEY = env.str("PROVIDER_HTTP_API_KEY", default="emulator-api-key")
-PROVIDER_HTTP_NOTIFY_SECRET = env.str(
+PROVIDER_HTTP_API_KEY: str = env.str("PROVIDER_HTTP_API_KEY", default="emulator-api-key")
+PROVIDER_HTTP_NOTIFY_SECRET: str = env.str(
     "PROVIDER_HTTP_NOTIFY_SECRET", default="emulator-notify-secret"
 )
-PROVIDER_HTTP_CONNECT_TIMEOUT_SECONDS = env.float(
+PROVIDER_HTTP_CONNECT_TIMEOUT_SECONDS: float = env.float(
     "PROVIDER_HTTP_CONNECT_TIMEOUT_SECONDS", default=3.0
 )
-PROVIDER_HTTP_READ_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_READ_TIMEOUT_SECONDS", default=10.0)
+PROVIDER_HTTP_READ_TIMEOUT_SECONDS: float = env.float(
+    "PROVIDER_HTTP_READ_TIMEOUT_SECONDS", default=10.0
+)
 # After this many failures in a row the provider is not called for a while,
 # so one slow provider cannot tie up every worker.
-PROVIDER_HTTP_BREAKER_FAILURES = env.int("PROVIDER_HTTP_BREAKER_FAILURES", default=5)
-PROVIDER_HTTP_BREAKER_COOLDOWN_SECONDS = env.float(
+PROVIDER_HTTP_BREAKER_FAILURES: int = env.int("PROVIDER_HTTP_BREAKER_FAILURES", default=5)
+PROVIDER_HTTP_BREAKER_COOLDOWN_SECONDS: float = env.float(
     "PROVIDER_HTTP_BREAKER_COOLDOWN_SECONDS", default=30.0
 )
 
 # Provider polling back-off: 10 s, doubling, at most 10 minutes.
-POLL_FIRST_DELAY_SECONDS = env.float("POLL_FIRST_DELAY_SECONDS", default=10.0)
-POLL_MAX_DELAY_SECONDS = env.float("POLL_MAX_DELAY_SECONDS", default=600.0)
+POLL_FIRST_DELAY_SECONDS: float = env.float("POLL_FIRST_DELAY_SECONDS", default=10.0)
+POLL_MAX_DELAY_SECONDS: float = env.float("POLL_MAX_DELAY_SECONDS", default=600.0)
 CELERY_TIMEZONE = TIME_ZONE
 
 # Rate limits are counted in a cache every web process shares: Redis when there
@@ -368,14 +374,14 @@ else:
 # the state machine (a data fix) stays unseen; how long Redis may take to
 # answer before a request reads PostgreSQL instead; and how long a process
 # then leaves Redis alone (config/redis_circuit.py).
-READ_MODEL_SECONDS = env.float("READ_MODEL_SECONDS", default=5.0)
-READ_MODEL_TIMEOUT_SECONDS = env.float("READ_MODEL_TIMEOUT_SECONDS", default=0.05)
-READ_MODEL_MOVE_TIMEOUT_SECONDS = env.float("READ_MODEL_MOVE_TIMEOUT_SECONDS", default=0.1)
-REDIS_PAUSE_SECONDS = env.float("REDIS_PAUSE_SECONDS", default=5.0)
+READ_MODEL_SECONDS: float = env.float("READ_MODEL_SECONDS", default=5.0)
+READ_MODEL_TIMEOUT_SECONDS: float = env.float("READ_MODEL_TIMEOUT_SECONDS", default=0.05)
+READ_MODEL_MOVE_TIMEOUT_SECONDS: float = env.float("READ_MODEL_MOVE_TIMEOUT_SECONDS", default=0.1)
+REDIS_PAUSE_SECONDS: float = env.float("REDIS_PAUSE_SECONDS", default=5.0)
 # Merchants and services as the API and the pages read them (invoices/catalog.py),
 # dropped on every save; this bounds what a dropped entry cannot cover (a psql fix,
 # a reader racing a save, a drop Redis refused).
-CATALOG_SECONDS = env.float("CATALOG_SECONDS", default=5.0)
+CATALOG_SECONDS: float = env.float("CATALOG_SECONDS", default=5.0)
 # An invoice's QR code and barcode never change (its requisites are written
 # once, with the invoice), so each process keeps the images it served last:
 # a repeated image costs neither a query nor a trip to Redis.
@@ -422,7 +428,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # Five wrong passwords (each within the cool-off of the one before), then a
 # quarter of an hour's wait: little for an operator who mistyped, and a
 # guesser gets some twenty tries an hour.
-AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_FAILURE_LIMIT: int = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
 # The cool-off is the counters' lifetime in the cache, in whole seconds: under
 # one second they would vanish at once and nobody would ever be locked out.
@@ -440,6 +446,8 @@ AXES_RESET_ON_SUCCESS = True
 # The address rate limits use, so a forged X-Forwarded-For cannot dodge a lockout.
 AXES_CLIENT_IP_CALLABLE = "invoices.ratelimit.client_address"
 AXES_LOCKOUT_CALLABLE = "config.admin_lockout.lockout_response"
+# The status of that page (axes' default, named here because the callable reads it).
+AXES_HTTP_RESPONSE_CODE = 429
 # The cache handler keeps no rows, so axes' admin pages would only list empty tables.
 AXES_ENABLE_ADMIN = False
 
@@ -448,16 +456,16 @@ API_MAX_BODY_BYTES = 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # Bank statement files (POST /api/statements, the admin's upload) are read on their own
 # terms: a month of a busy account is far more than a JSON request.
-STATEMENT_MAX_BYTES = env.int("STATEMENT_MAX_BYTES", default=5 * 1024 * 1024)
+STATEMENT_MAX_BYTES: int = env.int("STATEMENT_MAX_BYTES", default=5 * 1024 * 1024)
 # How many proxies of ours (load balancers) stand before the app and append to
 # X-Forwarded-For; 0 = clients connect directly.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXY_COUNT: int = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Confirmation attempts one client may make per minute, across all invoices.
-CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE = env.int(
+CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE: int = env.int(
     "CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE", default=30
 )
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO").upper()
 # INFO is what a person watching wants to see: requests (gunicorn's access
 # log), invoices created and moved, callbacks sent. What repeats on its own
 # (beat sending its sweeps every few seconds, the worker's line for every task

@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypedDict
 
 import requests
 from stdnum import luhn
@@ -47,6 +48,21 @@ FINAL = {"paid", "partially_paid", "declined"}
 SECOND_PROVIDER = {"api_key": "emulator-2-api-key", "notify_secret": "emulator-2-notify-secret"}
 # A request held this long outlasts any client's read timeout.
 TIMEOUT_HOLD_SECONDS = 15
+
+# A JSON object as a client sent it: nothing about its values is checked before use.
+JsonObject = dict[str, Any]
+
+
+class Event(TypedDict):
+    """A notification as the emulator sends it to notify_url."""
+
+    event_id: str
+    order_id: str
+    merchant_order_id: str
+    status: str
+    paid_amount: str | None
+    sequence: int
+    occurred_at: int
 
 
 def provider_signature(*, secret: str, timestamp: int, body: bytes) -> str:
@@ -70,9 +86,9 @@ class Order:
     status: str = "created"
     paid_amount: Decimal | None = None
     sequence: int = 0
-    plan: dict = field(default_factory=dict)
+    plan: JsonObject = field(default_factory=dict)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         return {
             "order_id": self.id,
             "merchant_order_id": self.merchant_order_id,
@@ -95,7 +111,7 @@ class Order:
 
 
 class ProviderEmulator:
-    def __init__(self, *, api_key: str, notify_secret: str, settle_delay: float = 0.2):
+    def __init__(self, *, api_key: str, notify_secret: str, settle_delay: float = 0.2) -> None:
         self.api_key = api_key
         self.notify_secret = notify_secret
         self.settle_delay = settle_delay
@@ -128,7 +144,7 @@ class ProviderEmulator:
 
     # API --------------------------------------------------------------------
 
-    def create_order(self, data: dict) -> tuple[int, dict]:
+    def create_order(self, data: JsonObject) -> tuple[int, dict[str, object]]:
         try:
             merchant_order_id = str(data["merchant_order_id"])
             amount = Decimal(str(data["amount"]))
@@ -153,7 +169,7 @@ class ProviderEmulator:
             self.by_merchant_order[merchant_order_id] = order_id
         return 201, order.as_json()
 
-    def confirm(self, order_id: str, data: dict) -> tuple[int, dict]:
+    def confirm(self, order_id: str, data: JsonObject) -> tuple[int, dict[str, object]]:
         with self.lock:
             order = self.orders.get(order_id)
             if order is None:
@@ -172,7 +188,7 @@ class ProviderEmulator:
         threading.Timer(self.settle_delay, self._settle, args=(order_id,)).start()
         return 200, answer
 
-    def status(self, order_id: str) -> tuple[int, dict]:
+    def status(self, order_id: str) -> tuple[int, dict[str, object]]:
         with self.lock:
             order = self.orders.get(order_id)
             if order is None:
@@ -191,7 +207,7 @@ class ProviderEmulator:
             events = [self._move(order, outcome)]
         self._notify(order, events)
 
-    def _move(self, order: Order, status: str) -> dict:
+    def _move(self, order: Order, status: str) -> Event:
         """Change the order's status and return the event that tells of it (under the lock)."""
         order.status = status
         if status == "paid":
@@ -210,25 +226,25 @@ class ProviderEmulator:
             "occurred_at": int(time.time()),
         }
 
-    def _notify(self, order: Order, events: list[dict]) -> None:
+    def _notify(self, order: Order, events: list[Event]) -> None:
         if not order.notify_url or not order.plan.get("notify", True):
             return
         if order.plan.get("out_of_order") and events[-1]["status"] in FINAL:
             # An older "pending" event that only arrives after the final one.
-            stale = dict(
-                events[-1],
-                event_id="evt_" + secrets.token_hex(8),
-                status="pending",
-                paid_amount=None,
-                sequence=events[-1]["sequence"] - 1,
-            )
+            stale: Event = {
+                **events[-1],
+                "event_id": "evt_" + secrets.token_hex(8),
+                "status": "pending",
+                "paid_amount": None,
+                "sequence": events[-1]["sequence"] - 1,
+            }
             events = [*events, stale]
         copies = 1 + int(order.plan.get("duplicates", 0))
         for event in events:
             for _ in range(copies):
                 self._send(order.notify_url, event)
 
-    def _send(self, url: str, event: dict) -> None:
+    def _send(self, url: str, event: Event) -> None:
         body = json.dumps(event).encode()
         signature = provider_signature(
             secret=self.notify_secret, timestamp=int(time.time()), body=body
@@ -245,13 +261,13 @@ class ProviderEmulator:
 
     # Control ------------------------------------------------------------------
 
-    def control_order(self, order_id: str, data: dict) -> tuple[int, dict]:
+    def control_order(self, order_id: str, data: JsonObject) -> tuple[int, dict[str, object]]:
         with self.lock:
             order = self.orders.get(order_id)
             if order is None:
                 return 404, {"error": "no such order"}
             order.plan.update(data)
-            events = []
+            events: list[Event] = []
             if data.get("apply_now") and order.status not in FINAL:
                 events.append(self._move(order, data.get("outcome", "paid")))
             answer = order.as_json()
@@ -259,7 +275,7 @@ class ProviderEmulator:
             self._notify(order, events)
         return 200, answer
 
-    def control_faults(self, data: dict) -> tuple[int, dict]:
+    def control_faults(self, data: JsonObject) -> tuple[int, dict[str, object]]:
         with self.lock:
             for name in self.faults:
                 if name in data:
@@ -284,7 +300,7 @@ def make_handler(emulator: ProviderEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def _reply(self, status: int, payload: dict | bytes) -> None:
+        def _reply(self, status: int, payload: dict[str, object] | bytes) -> None:
             body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -292,7 +308,7 @@ def make_handler(emulator: ProviderEmulator) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _body(self) -> dict | None:
+        def _body(self) -> JsonObject | None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
                 data = json.loads(raw or b"{}")
@@ -325,7 +341,7 @@ def make_handler(emulator: ProviderEmulator) -> type[BaseHTTPRequestHandler]:
                 return self._reply(*emulator.status(match.group(1)))
             return self._reply(404, {"error": "no such endpoint"})
 
-        def _control(self, data: dict | None) -> None:
+        def _control(self, data: JsonObject | None) -> None:
             if data is None:
                 return self._reply(400, {"error": "body must be a JSON object"})
             if self.path == "/_control/faults":
@@ -334,13 +350,13 @@ def make_handler(emulator: ProviderEmulator) -> type[BaseHTTPRequestHandler]:
                 return self._reply(*emulator.control_order(match.group(1), data))
             return self._reply(404, {"error": "no such control"})
 
-        def do_GET(self):
+        def do_GET(self) -> None:
             self._api("GET")
 
-        def do_POST(self):
+        def do_POST(self) -> None:
             self._api("POST")
 
-        def log_message(self, format, *args):
+        def log_message(self, format: str, *args: Any) -> None:
             logger.info("emulator: " + format, *args)
 
     return Handler

@@ -149,7 +149,7 @@ class HttpProviderConnector:
         "notify_secret": "Notification secret",
     }
 
-    def __init__(self):
+    def __init__(self) -> None:
         safe_statuses = (502, 503, 504)
         # Idempotent calls: retried on connection errors, read errors and 5xx.
         self._idempotent = _session(
@@ -216,8 +216,8 @@ class HttpProviderConnector:
         service_settings: Mapping[str, Any],
         method: str,
         path: str,
-        body=None,
-    ) -> dict:
+        body: Mapping[str, object] | None = None,
+    ) -> dict[str, Any]:
         account = account_of(service_settings)
         breaker = self.breaker_for(service_settings)
         breaker.check()

@@ -5,7 +5,7 @@ from django.db.models.signals import post_migrate
 class InvoicesConfig(AppConfig):
     name = "invoices"
 
-    def ready(self):
+    def ready(self) -> None:
         from invoices import catalog
         from invoices.operator_groups import sync_after_migrate
 
@@ -19,7 +19,9 @@ class InvoicesConfig(AppConfig):
         post_migrate.connect(create_cache_tables, sender=self, dispatch_uid="cache_tables")
 
 
-def create_cache_tables(sender, *, using, verbosity=1, **kwargs):
+def create_cache_tables(
+    sender: AppConfig, *, using: str, verbosity: int = 1, **kwargs: object
+) -> None:
     """Every DatabaseCache table that does not exist yet (there is none with Redis)."""
     from django.core.management import call_command
 

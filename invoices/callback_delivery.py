@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, connections, transaction
@@ -79,7 +80,7 @@ def _lease_take(invoice_id: str, *, renew: bool = False) -> bool:
 _DUE_ALLOWANCE = timedelta(seconds=1)
 
 
-def _due_by():
+def _due_by() -> datetime:
     """The time up to which a pending callback is due: one answer for the worker's read
     and for the lease's release, which asks whether more became due meanwhile."""
     return timezone.now() + _DUE_ALLOWANCE
@@ -156,7 +157,8 @@ def _record_attempt(
     )
     attempts = delivery.attempts + 1
     now = timezone.now()
-    changes = {"attempts": attempts, "last_attempt_at": now}
+    # Field values by name, of whichever type each field has, as `Update` takes them.
+    changes: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now}
     answer = f"HTTP {result.status_code}" if result.status_code is not None else result.error
     if result.ok:
         changes.update(state=CallbackDelivery.State.DELIVERED, delivered_at=now)
@@ -168,7 +170,7 @@ def _record_attempt(
     outcome = {
         CallbackDelivery.State.DELIVERED: "delivered",
         CallbackDelivery.State.FAILED: "failed for good",
-    }.get(changes.get("state"), "will be retried")
+    }.get(changes.get("state", ""), "will be retried")
     logger.log(
         logging.WARNING if changes.get("state") == CallbackDelivery.State.FAILED else logging.INFO,
         "callback %s (invoice %s, sequence %s) %s: %s in %s ms, attempt %s",

@@ -11,12 +11,15 @@ import socket
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool
 
 from invoices import selectors
 from invoices.models import CallbackDelivery
@@ -90,22 +93,37 @@ class PinnedAddressAdapter(HTTPAdapter):
     rebinding: a second lookup could answer with a private address.
     """
 
-    def __init__(self, address: str):
+    def __init__(self, address: str) -> None:
         self._address = address
         super().__init__(max_retries=0)
 
-    def add_headers(self, request, **kwargs):
+    def add_headers(self, request: requests.PreparedRequest, **kwargs: Any) -> None:
         # The connection is to an address, so the name must travel in Host.
-        request.headers.setdefault("Host", urlsplit(request.url).netloc)
+        request.headers.setdefault("Host", urlsplit(request.url or "").netloc)
 
-    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
-        host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str | None,
+        proxies: Mapping[str, str] | None = None,
+        cert: tuple[str, str] | str | None = None,
+    ) -> ConnectionPool:
+        host_params, tls_kwargs = self.build_connection_pool_key_attributes(
+            request,
+            # requests passes `verify` on as it came, None too; its stubs say this method
+            # takes no None while the method calling it does.
+            verify,  # type: ignore[arg-type]
+            cert,
+        )
         hostname = host_params["host"]
+        # urllib3 takes any pool keyword; requests' stubs name only the ones it sets itself.
+        pool_kwargs: dict[str, object] = {**tls_kwargs}
         if host_params["scheme"] == "https":
             pool_kwargs = {**pool_kwargs, "server_hostname": hostname, "assert_hostname": hostname}
-        return self.poolmanager.connection_from_host(
+        pool: ConnectionPool = self.poolmanager.connection_from_host(
             **{**host_params, "host": self._address}, pool_kwargs=pool_kwargs
         )
+        return pool
 
 
 # Connections are kept between callbacks: a merchant receiving many callbacks
@@ -143,7 +161,7 @@ def post_callback(
     """POST once, never following redirects; every outcome becomes a `PostResult`."""
     started = time.monotonic()
 
-    def result(status_code=None, error="", excerpt="") -> PostResult:
+    def result(status_code: int | None = None, error: str = "", excerpt: str = "") -> PostResult:
         latency = int((time.monotonic() - started) * 1000)
         return PostResult(status_code, error, excerpt, latency)
 

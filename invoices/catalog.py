@@ -14,6 +14,9 @@ a drop that Redis refused, or a change made around the ORM (a psql fix).
 A cache that is down or slow makes these reads go to PostgreSQL, never fail.
 """
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from django.conf import settings
 from django.core.cache import cache
 from django.db import models, transaction
@@ -22,6 +25,8 @@ from django.db.models.signals import post_delete, post_save
 from config.redis_circuit import REDIS_ERRORS, redis_circuit
 from invoices import read_models
 from invoices.models import Merchant, Service
+
+_Row = TypeVar("_Row", Merchant, Service)
 
 
 def _keys(row: models.Model) -> list[str]:
@@ -35,13 +40,14 @@ def _usable() -> bool:
     return read_models.enabled() and not redis_circuit.open()
 
 
-def _kept_or_read(key: str, read):
+def _kept_or_read(key: str, read: Callable[[], _Row | None]) -> _Row | None:
     """The row kept under `key`, else `read()` from the database, offered to the cache."""
     if not _usable():
         return read()
     try:
-        if (row := cache.get(key)) is not None:
-            return row
+        kept: _Row | None = cache.get(key)  # only ever a row read by `read`
+        if kept is not None:
+            return kept
     except REDIS_ERRORS as error:
         redis_circuit.trip(error)
         return read()
@@ -82,14 +88,19 @@ def merchant_and_service(merchant_id: int, service_id: int) -> tuple[Merchant, S
         f"catalog:merchant:id:{merchant_id}",
         f"catalog:service:id:{service_id}",
     )
-    kept = {}
+    kept: dict[str, Any] = {}
     if _usable():
         try:
             kept = cache.get_many([merchant_key, service_key])
         except REDIS_ERRORS as error:
             redis_circuit.trip(error)
-    merchant = kept.get(merchant_key) or merchant_by_id(merchant_id)
-    service = kept.get(service_key) or service_by_id(service_id)
+    merchant: Merchant | None = kept.get(merchant_key) or merchant_by_id(merchant_id)
+    service: Service | None = kept.get(service_key) or service_by_id(service_id)
+    # Asked for an invoice's, which are protected from deletion while it exists.
+    if merchant is None:
+        raise Merchant.DoesNotExist(f"no merchant {merchant_id}")
+    if service is None:
+        raise Service.DoesNotExist(f"no service {service_id}")
     return merchant, service
 
 

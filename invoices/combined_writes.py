@@ -72,7 +72,7 @@ class Update:
 # The text of a statement depends only on the model, the columns and the database:
 # built once per process, as building it cost about as much as sending it.
 @functools.cache
-def _insert_statement(model: type[Model], vendor: str) -> tuple[str, list[Field]]:
+def _insert_statement(model: type[Model], vendor: str) -> tuple[str, "list[Field[Any, Any]]"]:
     """The statement, and the field of each of its columns."""
     meta = model._meta
     fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
@@ -84,9 +84,16 @@ def _insert_statement(model: type[Model], vendor: str) -> tuple[str, list[Field]
 
 
 @functools.cache
-def _update_statement(model: type[Model], names: tuple[str, ...], vendor: str) -> tuple[str, list]:
+def _update_statement(
+    model: type[Model], names: tuple[str, ...], vendor: str
+) -> tuple[str, "list[Field[Any, Any]]"]:
     meta = model._meta
-    fields = [meta.get_field(name) for name in names]
+    fields: list[Field[Any, Any]] = []
+    for name in names:
+        field = meta.get_field(name)
+        if not isinstance(field, Field):
+            raise TypeError(f"{model.__name__}.{name} is a relation, not a column")
+        fields.append(field)
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608

@@ -32,7 +32,8 @@ def secrets_open(token: str) -> dict[str, str]:
     if not token:
         return {}
     try:
-        return json.loads(_fernet().decrypt(token.encode()))
+        opened: dict[str, str] = json.loads(_fernet().decrypt(token.encode()))
+        return opened
     except InvalidToken:
         # A key was dropped from CONNECTOR_SECRETS_KEY before every row was re-encrypted.
         raise ImproperlyConfigured(

@@ -4,9 +4,11 @@
 shape without duplicating anything or changing the demo merchant's keys.
 """
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,7 +22,25 @@ DEMO_MERCHANT_NAME = "Demo Shop"
 DEMO_ADMIN_USERNAME = "admin"
 DEMO_ADMIN_PASSWORD = "admin"  # noqa: S105 (a demo login, printed by make run)
 
-DEMO_SERVICES = [
+
+class DemoService(TypedDict):
+    """A demo service: the fields of its row, except those in _SERVICE_DEFAULTS."""
+
+    code: str
+    method_code: str
+    method_name: str
+    method_name_translations: dict[str, str]
+    method_logo: str
+    currency: str
+    display_kind: str
+    connector: str
+    # Or a function giving them, called when the demo is loaded.
+    connector_settings: dict[str, object] | Callable[[], dict[str, object]]
+    lifetime: NotRequired[timedelta]
+    connector_secrets: NotRequired[Mapping[str, str]]
+
+
+DEMO_SERVICES: list[DemoService] = [
     {
         "code": "test_uah_invoice",
         "method_code": "test",
@@ -177,7 +197,7 @@ DEMO_SERVICES = [
         },
     },
 ]
-_SERVICE_DEFAULTS = {
+_SERVICE_DEFAULTS: dict[str, object] = {
     "method_name_translations": {},
     "min_amount": Decimal("1.00"),
     "max_amount": Decimal("1000000.00"),
@@ -202,21 +222,22 @@ class DemoCredentials:
 @transaction.atomic
 def demo_load() -> DemoCredentials:
     for spec in DEMO_SERVICES:
-        values = {**_SERVICE_DEFAULTS, **spec}
-        if callable(values["connector_settings"]):
-            values["connector_settings"] = values["connector_settings"]()
+        settings_given = spec["connector_settings"]
+        connector_settings = settings_given() if callable(settings_given) else settings_given
+        secrets = spec.get("connector_secrets", {})
+        values = {**_SERVICE_DEFAULTS, **spec, "connector_settings": connector_settings}
         problems = services.service_problems(
-            connector_name=values["connector"],
-            connector_settings=values["connector_settings"],
-            display_kind=values["display_kind"],
-            currency=values["currency"],
+            connector_name=spec["connector"],
+            connector_settings=connector_settings,
+            display_kind=spec["display_kind"],
+            currency=spec["currency"],
             confirmation_schema=values["confirmation_schema"],
-            method_name_translations=values["method_name_translations"],
-            connector_secrets=values["connector_secrets"],
+            method_name_translations=spec["method_name_translations"],
+            connector_secrets=secrets,
         )
         if problems:
             raise ValueError(f"demo service {spec['code']} is misconfigured: {problems}")
-        values["connector_secrets"] = connector_secrets.secrets_seal(values["connector_secrets"])
+        values["connector_secrets"] = connector_secrets.secrets_seal(secrets)
         code = values.pop("code")
         Service.objects.update_or_create(code=code, defaults=values)
 

@@ -74,6 +74,7 @@ def invoices_operator_act(
 
 
 def _move(action: InvoiceAction, invoice_id: str, reason: str, operator: str) -> ActionResult:
+    assert action.to_status is not None  # _ACT gives only the moving actions to _move
     try:
         services.invoice_operator_move(
             invoice_id=invoice_id, outcome=action.to_status, reason=reason, operator=operator

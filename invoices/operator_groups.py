@@ -10,7 +10,9 @@ permissions again, so a permission added to one by hand does not last (give
 it to the user, or to a group of another name, instead).
 """
 
+from django.apps import AppConfig
 from django.apps import apps as global_apps
+from django.apps.registry import Apps
 from django.db import router
 from django.db.models import Q
 
@@ -37,7 +39,7 @@ def _group_filters() -> dict[str, Q]:
     }
 
 
-def operator_groups_sync(*, apps, using: str = "default") -> None:
+def operator_groups_sync(*, apps: Apps, using: str = "default") -> None:
     """Create the groups that are missing and give each exactly its job's permissions.
 
     `apps` is the app registry to read models from: the live one, or a
@@ -55,7 +57,9 @@ def operator_groups_sync(*, apps, using: str = "default") -> None:
         group.permissions.set(permission_model.objects.using(using).filter(permissions))
 
 
-def sync_after_migrate(sender, *, using, apps=global_apps, **kwargs) -> None:
+def sync_after_migrate(
+    sender: AppConfig, *, using: str, apps: Apps = global_apps, **kwargs: object
+) -> None:
     """post_migrate receiver: Django creates permissions there too, just before.
 
     `migrate` passes the registry as migrated; `flush` (between transactional

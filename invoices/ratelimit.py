@@ -22,7 +22,8 @@ def client_address(request: HttpRequest) -> str:
         forwarded = [part for part in forwarded if part]
         if len(forwarded) >= hops:
             return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR", "")
+    address: str = request.META.get("REMOTE_ADDR", "")
+    return address
 
 
 def allow(bucket: str, *, limit: int, window_seconds: int) -> bool:

@@ -27,6 +27,7 @@ a cache per process would miss the moves other processes make.
 
 import functools
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -37,6 +38,7 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils.module_loading import import_string
 from django_redis.cache import RedisCache as DjangoRedisLibraryCache
 from redis.backoff import NoBackoff
+from redis.commands.core import Script
 from redis.retry import Retry
 
 from config.redis_circuit import REDIS_ERRORS, redis_circuit
@@ -109,7 +111,7 @@ def _client(location: str, *, for_a_move: bool = False) -> redis.Redis:
 
 
 @functools.cache
-def _keep_if_newer(location: str, *, for_a_move: bool = False):
+def _keep_if_newer(location: str, *, for_a_move: bool = False) -> Script:
     return _client(location, for_a_move=for_a_move).register_script(_KEEP_IF_NEWER)
 
 
@@ -177,18 +179,27 @@ def _document_key(prefix: str, invoice_id: str) -> str:
     return f"{prefix}:invoice-document:{invoice_id}"
 
 
-def _get(key_of, invoice_id: str) -> bytes | None:
+# The key of one read model of an invoice: (key prefix, invoice id) -> key.
+_KeyOf = Callable[[str, str], str]
+
+
+def _get(key_of: _KeyOf, invoice_id: str) -> bytes | None:
     if (shared := _shared()) is None or redis_circuit.open():
         return None
     location, prefix = shared
     try:
-        return _client(location).get(key_of(prefix, invoice_id))
+        kept = _client(location).get(key_of(prefix, invoice_id))
     except REDIS_ERRORS as error:
         redis_circuit.trip(error)
         return None
+    # The client decodes nothing (no decode_responses): what Redis holds comes as bytes.
+    assert not isinstance(kept, str)
+    return kept
 
 
-def _keep(invoice: Invoice, entries: dict, *, for_a_move: bool = False) -> None:
+def _keep(
+    invoice: Invoice, entries: Mapping[_KeyOf, str | bytes], *, for_a_move: bool = False
+) -> None:
     """Keep these entries of one invoice, each unless it holds the invoice's sequence or a
     newer one. `entries` maps a key function to the encoded value.
 

@@ -5,6 +5,7 @@ every callback, so it is built in one place.
 """
 
 import functools
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +50,7 @@ def _unix(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment else None
 
 
-def _key_ordered(flat: dict | None) -> dict | None:
+def _key_ordered(flat: Mapping[str, object] | None) -> dict[str, object] | None:
     # PostgreSQL's jsonb does not keep key order; sorting makes the document
     # the same bytes whichever database and whenever it is rendered.
     return dict(sorted(flat.items())) if flat is not None else None
@@ -70,65 +71,65 @@ def invoice_resource(invoice: Invoice) -> dict[str, Any]:
     }
     if invoice.return_urls.get("expired"):
         return_urls["expired"] = invoice.return_urls["expired"]
-    resource = {
-        "type": RESOURCE_TYPE,
-        "id": invoice.id,
-        "attributes": {
-            "serial_number": invoice.serial_number,
-            "status": invoice.status,
-            "resolution": invoice.resolution,
-            "resolution_message": invoice.resolution_message,
-            "reference_id": invoice.reference_id,
-            "test_mode": invoice.test_mode,
-            "amount": amount_in_currency(invoice.amount, currency),
-            "currency": currency,
-            "service": service.code,
-            "description": invoice.description,
-            "descriptor": invoice.descriptor,
-            "customer": _key_ordered(invoice.customer),
-            "metadata": _key_ordered(invoice.metadata),
-            "locale": invoice.locale,
-            "callback_url": invoice.callback_url or invoice.merchant.callback_url or None,
-            "return_url": invoice.return_url,
-            "return_urls": return_urls,
-            "flow": "invoice",
-            "payment_flow": "charge",
-            "payment_amount": amount_in_currency(invoice.payment_amount, currency),
-            "processed_amount": (
-                amount_in_currency(invoice.processed_amount, currency)
-                if invoice.processed_amount is not None
-                else None
-            ),
-            "created": _unix(invoice.created_at),
-            "updated": _unix(invoice.updated_at),
-            "processed": _unix(invoice.processed_at),
-            "expires": _unix(invoice.expires_at),
-            "sequence": invoice.sequence,
-            "hpp_url": hpp_url(invoice.id),
-            "payload": None,
-            "flow_data": {
-                "method": {
-                    "code": service.method_code,
-                    "name": service.method_name,
-                    "logo": method_logo_url(service=service),
-                },
-                "requisites": _key_ordered(invoice.requisites),
-                "is_otp_flow": invoice.is_otp_flow,
-                "confirmation": {
-                    # A JSON *string*, as the platform has always sent it.
-                    "payload": invoice.confirmation_schema_json,
-                    "required": invoice.confirmation_required,
-                },
-                "checkout_page": invoice.checkout_page,
+    attributes: dict[str, object] = {
+        "serial_number": invoice.serial_number,
+        "status": invoice.status,
+        "resolution": invoice.resolution,
+        "resolution_message": invoice.resolution_message,
+        "reference_id": invoice.reference_id,
+        "test_mode": invoice.test_mode,
+        "amount": amount_in_currency(invoice.amount, currency),
+        "currency": currency,
+        "service": service.code,
+        "description": invoice.description,
+        "descriptor": invoice.descriptor,
+        "customer": _key_ordered(invoice.customer),
+        "metadata": _key_ordered(invoice.metadata),
+        "locale": invoice.locale,
+        "callback_url": invoice.callback_url or invoice.merchant.callback_url or None,
+        "return_url": invoice.return_url,
+        "return_urls": return_urls,
+        "flow": "invoice",
+        "payment_flow": "charge",
+        "payment_amount": amount_in_currency(invoice.payment_amount, currency),
+        "processed_amount": (
+            amount_in_currency(invoice.processed_amount, currency)
+            if invoice.processed_amount is not None
+            else None
+        ),
+        "created": _unix(invoice.created_at),
+        "updated": _unix(invoice.updated_at),
+        "processed": _unix(invoice.processed_at),
+        "expires": _unix(invoice.expires_at),
+        "sequence": invoice.sequence,
+        "hpp_url": hpp_url(invoice.id),
+        "payload": None,
+        "flow_data": {
+            "method": {
+                "code": service.method_code,
+                "name": service.method_name,
+                "logo": method_logo_url(service=service),
             },
+            "requisites": _key_ordered(invoice.requisites),
+            "is_otp_flow": invoice.is_otp_flow,
+            "confirmation": {
+                # A JSON *string*, as the platform has always sent it.
+                "payload": invoice.confirmation_schema_json,
+                "required": invoice.confirmation_required,
+            },
+            "checkout_page": invoice.checkout_page,
         },
-        "links": {"self": f"/api/{RESOURCE_TYPE}/{invoice.id}"},
     }
     # Only on the invoices of an order with more than one (an addition to the contract's
     # attribute set, like return_urls.expired): every other resource stays as written there.
     if (related := related_invoice(invoice)) is not None:
-        resource["attributes"]["related_invoice"] = related
-    return resource
+        attributes["related_invoice"] = related
+    return {
+        "type": RESOURCE_TYPE,
+        "id": invoice.id,
+        "attributes": attributes,
+        "links": {"self": f"/api/{RESOURCE_TYPE}/{invoice.id}"},
+    }
 
 
 def related_invoice(invoice: Invoice) -> dict[str, Any] | None:

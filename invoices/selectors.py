@@ -2,8 +2,10 @@
 
 import base64
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection
@@ -81,7 +83,7 @@ def service_enabled_for_invoice(*, invoice: Invoice) -> Service | None:
     return link.service if link else None
 
 
-def service_connector_settings(*, service: Service) -> dict:
+def service_connector_settings(*, service: Service) -> dict[str, Any]:
     """The `settings` its connector gets: the stored ones and the decrypted secrets."""
     return {
         **service.connector_settings,
@@ -117,7 +119,8 @@ def service_for_notifications(*, connector_name: str, service_code: str) -> Serv
 def service_method_name(*, service: Service, language: str) -> str:
     """The method's name in a page's language; `method_name` where it has none there
     (the merchant API always names a method by `method_name`)."""
-    return service.method_name_translations.get(language) or service.method_name
+    translated: str | None = service.method_name_translations.get(language)
+    return translated or service.method_name
 
 
 def merchant_by_public_key(*, public_key: str) -> tuple[Merchant, bool] | None:
@@ -206,7 +209,7 @@ def invoices_found_by_operator(*, invoices: QuerySet[Invoice], term: str) -> Que
 INVOICE_ID_PATTERN = re.compile(r"^cpi_[A-Za-z0-9]{16}$")
 
 
-def _invoices_with_relations():
+def _invoices_with_relations() -> QuerySet[Invoice]:
     return Invoice.objects.select_related("service", "merchant")
 
 
@@ -275,14 +278,16 @@ def hosted_invoice_get(*, invoice_id: str) -> HostedInvoice | None:
         invoice=invoice,
         merchant=merchant,
         service=service,
-        details=SimpleLazyObject(lambda: invoice_get(invoice_id=invoice_id)),
+        # The lazy object stands in for the row it reads when first touched; its stub
+        # is not generic, so it cannot say which type it stands in for.
+        details=cast(Invoice, SimpleLazyObject(lambda: invoice_get(invoice_id=invoice_id))),
     )
 
 
 @dataclass(frozen=True)
 class PaymentCode:
     display_kind: str
-    requisites: dict
+    requisites: dict[str, str]
 
 
 def invoice_payment_code_get(*, invoice_id: str) -> PaymentCode | None:
@@ -391,6 +396,7 @@ def invoice_list(
             .values_list("id", "created_at")[: page_size + 1]
             for status in statuses
         ]
+        newest: Iterable[tuple[str, datetime]]
         if connection.features.supports_slicing_ordering_in_compound:
             newest = newest_of_each[0].union(*newest_of_each[1:], all=True)
             newest = newest.order_by("-created_at", "-id")[: page_size + 1]

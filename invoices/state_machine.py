@@ -9,7 +9,7 @@ one transaction.
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -176,7 +176,11 @@ def _move(
             raise refuse(StatusChangedMeanwhile, f"expected {' or '.join(sorted(expected_from))}")
         if not is_move_allowed(current, to_status):
             raise refuse(StatusMoveNotAllowed, "not an allowed move")
-        if to_status == Status.PARTIALLY_PROCESSED and processed_amount >= invoice.payment_amount:
+        if (
+            to_status == Status.PARTIALLY_PROCESSED
+            and processed_amount is not None  # never None here: refused above
+            and processed_amount >= invoice.payment_amount
+        ):
             raise ValueError("a partial payment is less than the payment amount")
         if to_status == Status.PROCESSED and processed_amount is None:
             # Paid in full and no amount said: the amount asked, as the locked row has it.
@@ -233,7 +237,7 @@ _MOVE_COLUMNS = frozenset(
 )
 
 
-def _polling_after(invoice: Invoice, to_status: str, now) -> dict[str, Any]:
+def _polling_after(invoice: Invoice, to_status: str, now: datetime) -> dict[str, Any]:
     """When to ask the provider next, once the invoice is in `to_status`."""
     if to_status in FINAL_STATUSES or to_status not in WAITING_ON_PROVIDER:
         return {"next_poll_at": None, "poll_attempts": 0}

@@ -14,6 +14,9 @@ from decimal import Decimal, InvalidOperation
 import mt940
 from lxml import etree
 
+# lxml's documented element type (its API reference names it so, underscore and all).
+from lxml.etree import _Element
+
 from connectors.codes import PaymentCodeError
 from connectors.codes.iban import normalize_iban
 
@@ -89,7 +92,8 @@ def _amount(text: str | None, where: str) -> Decimal:
     if not amount.is_finite() or amount <= 0:
         raise StatementFormatError(f"{where}: the amount must be more than zero")
     # What an amount column keeps (4 fraction digits, 20 in all); no currency has more.
-    if amount.as_tuple().exponent < -4 or amount >= _LARGEST_AMOUNT:
+    exponent = amount.as_tuple().exponent  # an int: the amount is finite
+    if (isinstance(exponent, int) and exponent < -4) or amount >= _LARGEST_AMOUNT:
         raise StatementFormatError(f"{where}: {text!r} is not an amount any currency has")
     return amount
 
@@ -121,13 +125,13 @@ def _parse_camt(data: bytes) -> ParsedStatement:
         )
     ns = {"c": namespace}
 
-    def find(node, path: str):
+    def find(node: _Element, path: str) -> _Element | None:
         return node.find("/".join(f"c:{step}" for step in path.split("/")), ns)
 
-    def findall(node, path: str):
+    def findall(node: _Element, path: str) -> list[_Element]:
         return node.findall("/".join(f"c:{step}" for step in path.split("/")), ns)
 
-    def text(node, path: str) -> str:
+    def text(node: _Element | None, path: str) -> str:
         found = find(node, path) if node is not None else None
         return (found.text or "").strip() if found is not None else ""
 
@@ -152,7 +156,7 @@ def _parse_camt(data: bytes) -> ParsedStatement:
             details = [tx for d in findall(entry, "NtryDtls") for tx in findall(d, "TxDtls")]
             for index, tx in enumerate(details or [None], start=1):
                 batched = len(details) > 1
-                if batched:
+                if batched and tx is not None:  # several transactions: none is None
                     # Elements without children are falsy in lxml: compare with None.
                     tx_amount = find(tx, "Amt")
                     if tx_amount is None:

@@ -12,7 +12,9 @@ matched waits for an operator, who assigns it to an invoice or dismisses it.
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -139,7 +141,7 @@ def _invoices_paid_into(
     return invoices.filter(merchant=merchant) if merchant is not None else invoices
 
 
-def _configured_iban(settings) -> str | None:
+def _configured_iban(settings: object) -> str | None:
     requisites = settings.get("requisites") if isinstance(settings, dict) else None
     iban = requisites.get("iban") if isinstance(requisites, dict) else None
     try:
@@ -174,6 +176,7 @@ def _entry_import(
             return _duplicate(record, credit)
         invoice, problem = _match(credit, scope)
         if problem is None:
+            assert invoice is not None  # _match names a problem whenever it finds no invoice
             problem = _settle(entry, invoice, actor, details={"statement_entry": entry.pk})
         if problem is None:
             entry.state = StatementEntry.State.MATCHED
@@ -241,13 +244,13 @@ def _match(credit: CreditEntry, scope: QuerySet[Invoice]) -> tuple[Invoice | Non
 def _newest_of_each_order(invoices: QuerySet[Invoice]) -> list[Invoice]:
     """One invoice per order: a reference names an order, whose reissues and remainders
     share it, and what the payer transferred pays the one they were shown last."""
-    newest: dict[tuple, Invoice] = {}
+    newest: dict[tuple[int, bool, str], Invoice] = {}
     for invoice in invoices.order_by("created_at", "id"):
         newest[(invoice.merchant_id, invoice.test_mode, invoice.reference_id)] = invoice
     return list(newest.values())
 
 
-def _payment_problem(amount, currency: str, invoice: Invoice) -> str | None:
+def _payment_problem(amount: Decimal, currency: str, invoice: Invoice) -> str | None:
     """Why this credit cannot settle this invoice, if it cannot."""
     if currency != invoice.currency:
         return f"currency mismatch: paid in {currency}, invoiced in {invoice.currency}"
@@ -265,7 +268,9 @@ def _words(credit: CreditEntry) -> list[str]:
     return sorted(word for word in words if 0 < len(word) <= 255)
 
 
-def _settle(entry: StatementEntry, invoice: Invoice, actor: Actor, *, details) -> str | None:
+def _settle(
+    entry: StatementEntry, invoice: Invoice, actor: Actor, *, details: Mapping[str, object]
+) -> str | None:
     """Move the invoice for this credit; None when moved, else why not (the entry waits)."""
     try:
         _moved, overpaid = services.invoice_settle_by_transfer(

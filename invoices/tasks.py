@@ -8,13 +8,13 @@ body. So imports run one way, from the services to the tasks, and nothing
 imported here at module level may import a service.
 """
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import transaction
 
 from connectors.base import ProviderUnavailable
 
 
-def enqueue_after_commit(task, **kwargs) -> None:
+def enqueue_after_commit(task: Task[..., object], **kwargs: object) -> None:
     """Queue `task` once the current transaction commits (at once outside one).
 
     A broker that is down or hangs costs the caller one short timeout

@@ -2,10 +2,11 @@
 
 import io
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 
 import barcode as python_barcode
-from barcode.writer import ImageWriter, SVGWriter
+from barcode.writer import BaseWriter, ImageWriter, SVGWriter
 from stdnum import ean, luhn
 
 from connectors.codes import PaymentCodeError
@@ -22,7 +23,7 @@ _DIGITS = re.compile(r"[0-9]+")
 # the code and would change the bytes on every upgrade.
 _SVG_COMMENT = re.compile(rb"\s*<!--.*?-->", re.DOTALL)
 # Whole pixels per module, so every bar in the PNG has exactly the width it should.
-_PNG_OPTIONS = {"module_width": 0.254, "dpi": 200}
+_PNG_OPTIONS: dict[str, float] = {"module_width": 0.254, "dpi": 200}
 
 
 def ean13(digits: str) -> str:
@@ -127,7 +128,9 @@ def barcode_png(*, value: str, barcode_format: str) -> bytes:
     )
 
 
-def _render(*, value: str, barcode_format: str, writer, options: dict) -> bytes:
+def _render(
+    *, value: str, barcode_format: str, writer: BaseWriter, options: Mapping[str, float]
+) -> bytes:
     if barcode_format == "ean13":
         # python-barcode takes the 12 data digits and adds the check digit itself.
         symbol = python_barcode.get("ean13", ean13(value)[:12], writer=writer)

@@ -35,6 +35,7 @@ def card_number_grouped(number: str) -> str:
     """The card number as printed on the card: "4111 1111 1111 1111", American Express
     15 digits as 4-6-5 and (Diners Club) 14 digits as 4-6-4."""
     digits = normalize_card_number(number)
+    sizes: tuple[int, ...]
     if len(digits) == 15 and digits[:2] in ("34", "37"):
         sizes = (4, 6, 5)
     elif len(digits) == 14:

@@ -1,13 +1,22 @@
+from argparse import ArgumentParser
+from typing import Any, TypedDict
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from connectors.emulator import SECOND_PROVIDER, serve
 
 
+class _Provider(TypedDict):
+    port: int
+    api_key: str
+    notify_secret: str
+
+
 class Command(BaseCommand):
     help = "Run the payment provider emulator that the `http` connector talks to."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument(
             "--second",
@@ -19,9 +28,14 @@ class Command(BaseCommand):
         parser.add_argument("--api-key", help="default: PROVIDER_HTTP_API_KEY")
         parser.add_argument("--notify-secret", help="default: PROVIDER_HTTP_NOTIFY_SECRET")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
+        defaults: _Provider
         if options["second"]:
-            defaults = {"port": settings.PROVIDER_EMULATOR_2_PORT, **SECOND_PROVIDER}
+            defaults = {
+                "port": settings.PROVIDER_EMULATOR_2_PORT,
+                "api_key": SECOND_PROVIDER["api_key"],
+                "notify_secret": SECOND_PROVIDER["notify_secret"],
+            }
         else:
             defaults = {
                 "port": settings.PROVIDER_EMULATOR_PORT,
@@ -35,6 +49,8 @@ class Command(BaseCommand):
             notify_secret=options["notify_secret"] or defaults["notify_secret"],
         )
         host, port = server.server_address[:2]
+        # An AF_INET socket names its host as str; typeshed also allows the bytes of others.
+        assert isinstance(host, str)
         self.stdout.write(f"Provider emulator listening on http://{host}:{port}", ending="\n")
         self.stdout.flush()
         try:

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from invoices import services
@@ -9,6 +11,6 @@ class Command(BaseCommand):
         " CONNECTOR_SECRETS_KEY; afterwards the keys behind it may be removed."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         count = services.service_secrets_reseal()
         self.stdout.write(f"Re-encrypted the connector secrets of {count} service(s).")

@@ -1,5 +1,7 @@
 import os
+from argparse import ArgumentParser
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -13,10 +15,10 @@ class Command(BaseCommand):
         " read, so manage.py, the worker and the server agree (make run calls it)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("names", nargs="+", help="variables to keep, e.g. DATABASE_URL PORT")
 
-    def handle(self, *args, names, **options):
+    def handle(self, *args: Any, names: list[str], **options: Any) -> None:
         if not settings.ENV_FILE:
             raise CommandError("ENV_FILE is empty: there is no .env file to write.")
         try:

@@ -1,5 +1,7 @@
 import getpass
+from argparse import ArgumentParser
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -14,7 +16,7 @@ class Command(BaseCommand):
         "what matches nothing waits in the admin's unmatched list."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("file", help="The statement file.")
         parser.add_argument("--format", choices=["auto", "camt", "mt940"], default="auto")
         parser.add_argument(
@@ -23,7 +25,7 @@ class Command(BaseCommand):
             help="Settle test-mode invoices (a sample statement); without it, live ones.",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
         try:
             with path.open("rb") as file:

@@ -1,3 +1,6 @@
+from argparse import ArgumentParser
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 
 from invoices import read_models
@@ -11,10 +14,10 @@ class Command(BaseCommand):
         "invoices' rows now instead of within READ_MODEL_SECONDS."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("invoice_ids", nargs="+", metavar="INVOICE_ID")
 
-    def handle(self, *args, invoice_ids, **options):
+    def handle(self, *args: Any, invoice_ids: list[str], **options: Any) -> None:
         malformed = [value for value in invoice_ids if not INVOICE_ID_PATTERN.match(value)]
         if malformed:
             raise CommandError(f"Not invoice ids: {', '.join(malformed)}")

@@ -1,3 +1,6 @@
+from argparse import ArgumentParser
+from typing import Any
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,14 +10,14 @@ from invoices.demo import DEMO_MERCHANT_NAME, demo_load
 class Command(BaseCommand):
     help = "Create (or bring back) the demo services, merchant and admin login. Idempotent."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--allow-production",
             action="store_true",
             help="Load the demo even with DJANGO_DEBUG=0 (it creates a known admin login).",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG and not options["allow_production"]:
             raise CommandError("Refusing to load demo data with DJANGO_DEBUG=0.")
         demo = demo_load()

@@ -1,4 +1,6 @@
 import json
+from argparse import ArgumentParser
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -11,7 +13,7 @@ class Command(BaseCommand):
         "The secret keys are shown this once; only their hashes are kept."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--name", required=True)
         parser.add_argument("--callback-url", default="", help="Default callback URL.")
         parser.add_argument(
@@ -20,7 +22,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         service_codes = options["services"].split(",") if options["services"] else None
         try:
             merchant, credentials = merchant_create(
