@@ -103,7 +103,7 @@ class ExactJsonParser(Parser):
         return data
 
     def parse_querydict(
-        self, data: MultiValueDict, list_fields: list[str], request: HttpRequest
+        self, data: MultiValueDict[str, str], list_fields: list[str], request: HttpRequest
     ) -> dict[str, Any]:
         # A parameter given twice counts once, with its last value, as Django's
         # QueryDict reads it: `filter[status]` is a list written with commas,
