@@ -51,11 +51,10 @@ class MerchantKeyAuth(HttpBasicAuth):
         return ApiCaller(*found) if found else None
 
 
-_Auth = TypeVar("_Auth")
-
-
 # ninja sets what `authenticate` returned as `request.auth`, an attribute HttpRequest
 # does not declare: these read it back typed, for the endpoints of each kind of auth.
+
+_Auth = TypeVar("_Auth")
 
 
 def api_caller(request: HttpRequest) -> ApiCaller:

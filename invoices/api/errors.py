@@ -100,6 +100,14 @@ def error_response(error: ApiError) -> HttpResponse:
     return response
 
 
+def json_response(body: bytes, status: int = 200, **headers: str) -> HttpResponse:
+    """A JSON answer; `Idempotent_Replayed="true"` becomes the header Idempotent-Replayed."""
+    response = HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
 class RefusedField(Protocol):
     """What the services' refusals list: `FieldProblem` of invoices, `PayloadProblem` of
     confirmations."""
@@ -110,14 +118,6 @@ class RefusedField(Protocol):
     def code(self) -> str: ...
     @property
     def detail(self) -> str: ...
-
-
-def json_response(body: bytes, status: int = 200, **headers: str) -> HttpResponse:
-    """A JSON answer; `Idempotent_Replayed="true"` becomes the header Idempotent-Replayed."""
-    response = HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
 
 
 def field_errors(problems: Iterable[RefusedField], *, under: str) -> ApiError:
