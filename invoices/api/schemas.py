@@ -83,7 +83,7 @@ def _exact_number(value: Decimal) -> int | float | None:
     return None
 
 
-def _plain_json(value: Any, *, strict: bool) -> Any:
+def _plain_json(value: object, *, strict: bool) -> object:
     """Numbers parsed as Decimal back to int/float, for JSON columns.
 
     A number no float holds exactly is refused (`strict`) or kept as its
