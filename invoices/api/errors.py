@@ -6,10 +6,10 @@ into the same shape, so a merchant never gets an HTML page from the API.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol, TypedDict, Unpack
 
 import pydantic
 from django.http import HttpRequest, HttpResponse
@@ -33,6 +33,16 @@ class ErrorItem:
     meta: dict[str, Any] | None = None
 
 
+class ErrorItemOptions(TypedDict, total=False):
+    """The optional fields of an `ErrorItem`, as `ApiError.single` takes them."""
+
+    title: str | None
+    pointer: str | None
+    parameter: str | None
+    header: str | None
+    meta: dict[str, Any] | None
+
+
 @dataclass
 class ApiError(Exception):
     status: int
@@ -40,9 +50,16 @@ class ApiError(Exception):
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def single(cls, status: int, code: str, detail: str, **item: Any) -> "ApiError":
-        headers = item.pop("headers", {})
-        return cls(status, [ErrorItem(code=code, detail=detail, **item)], headers)
+    def single(
+        cls,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **item: Unpack[ErrorItemOptions],
+    ) -> "ApiError":
+        return cls(status, [ErrorItem(code=code, detail=detail, **item)], headers or {})
 
 
 def error_document(status: int, errors: Iterable[ErrorItem]) -> dict[str, Any]:
@@ -91,7 +108,19 @@ def json_response(body: bytes, status: int = 200, **headers: str) -> HttpRespons
     return response
 
 
-def field_errors(problems, *, under: str) -> ApiError:
+class RefusedField(Protocol):
+    """What the services' refusals list: `FieldProblem` of invoices, `PayloadProblem` of
+    confirmations."""
+
+    @property
+    def field(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+
+
+def field_errors(problems: Iterable[RefusedField], *, under: str) -> ApiError:
     """One 422 error per field a service refused, pointing at it below `under`."""
     return ApiError(
         422,
@@ -99,7 +128,7 @@ def field_errors(problems, *, under: str) -> ApiError:
     )
 
 
-_PYDANTIC_CODES = {
+_PYDANTIC_CODES: dict[str, tuple[str, str]] = {
     "missing": ("required", "Missing attribute"),
     "extra_forbidden": ("unknown_attribute", "Unknown attribute"),
     "literal_error": ("invalid_value", "Invalid value"),
@@ -131,7 +160,7 @@ class ApiJsonErrorsMiddleware:
     answered (a refused Host header, a CSRF failure, a 404 from the resolver).
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -157,7 +186,7 @@ class ApiJsonErrorsMiddleware:
         headers = {"Allow": response["Allow"]} if response.has_header("Allow") else {}
         return error_response(ApiError.single(status, code, detail, headers=headers))
 
-    def process_exception(self, request: HttpRequest, exception: Exception):
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not request.path.startswith(API_PREFIX):
             return None
         logger.exception("unhandled error on %s %s", request.method, request.path)

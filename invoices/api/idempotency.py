@@ -6,6 +6,7 @@ The claim and the stored answer are services' (`idempotency_begin`,
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 import simplejson
 from django.http import HttpRequest, HttpResponse
@@ -18,7 +19,7 @@ from invoices.api.errors import ApiError, error_response, json_response
 def idempotent(
     request: HttpRequest,
     caller: ApiCaller,
-    raw: dict,
+    raw: dict[str, Any],
     respond: Callable[[], HttpResponse],
     *,
     scope: str = "",

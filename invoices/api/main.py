@@ -6,29 +6,39 @@ never a debug page.
 """
 
 import logging
-from typing import Any
+from typing import Any, Unpack
 
 from django.core.exceptions import SuspiciousOperation
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 
 from invoices.api import payment_invoices, statements
-from invoices.api.errors import ApiError, ErrorItem, error_response
+from invoices.api.errors import ApiError, ErrorItem, ErrorItemOptions, error_response
 from invoices.api.parser import PARSER
 from invoices.api.schemas import ConfirmDocument, InvoiceCreateDocument, InvoiceFollowDocument
 
 logger = logging.getLogger(__name__)
 
 
-def _error(status: int, code: str, detail: str, **item: Any) -> HttpResponse:
-    return error_response(ApiError.single(status, code, detail, **item))
+def _error(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **item: Unpack[ErrorItemOptions],
+) -> HttpResponse:
+    return error_response(ApiError.single(status, code, detail, headers=headers, **item))
 
 
 class MerchantApi(NinjaAPI):
-    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
         # Request bodies are read by `parser.read_document` rather than ninja
         # (see there), so their models are added to the components here.
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
@@ -58,12 +68,12 @@ api.add_router("/statements", statements.router)
 
 
 @api.exception_handler(ApiError)
-def _api_error(request, error: ApiError):
+def _api_error(request: HttpRequest, error: ApiError) -> HttpResponse:
     return error_response(error)
 
 
 @api.exception_handler(AuthenticationError)
-def _unauthenticated(request, error):
+def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
     return _error(
         401,
         "unauthorized",
@@ -73,12 +83,12 @@ def _unauthenticated(request, error):
 
 
 @api.exception_handler(Http404)
-def _not_found(request, error):
+def _not_found(request: HttpRequest, error: Http404) -> HttpResponse:
     return _error(404, "not_found", "No such resource.")
 
 
 @api.exception_handler(NinjaValidationError)
-def _invalid_parameters(request, error: NinjaValidationError):
+def _invalid_parameters(request: HttpRequest, error: NinjaValidationError) -> HttpResponse:
     # What ninja validates is parameters (bodies are read by `parser`), each
     # one named by its location after its source: ("query", "page[size]").
     items = [
@@ -93,18 +103,18 @@ def _invalid_parameters(request, error: NinjaValidationError):
 
 
 @api.exception_handler(HttpError)
-def _http_error(request, error: HttpError):
+def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
     return _error(error.status_code, "error", str(error))
 
 
 @api.exception_handler(SuspiciousOperation)
-def _suspicious(request, error: SuspiciousOperation):
+def _suspicious(request: HttpRequest, error: SuspiciousOperation) -> HttpResponse:
     # Django's own refusals of a request (too many fields, a bad host...).
     return _error(400, "bad_request", "The request was refused as malformed.")
 
 
 @api.exception_handler(Exception)
-def _unexpected(request, error: Exception):
+def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
     # A bug, never a verdict on the input: logged with its traceback, and the
     # merchant still gets a JSON:API document rather than a debug page.
     logger.exception("unhandled error on %s %s", request.method, request.path)

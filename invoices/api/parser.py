@@ -31,13 +31,13 @@ ACCEPTED_CONTENT_TYPES = ("application/json", "application/vnd.api+json")
 MAX_NESTING = 32
 
 
-def unstorable_text(data: Any) -> tuple[str, str] | None:
+def unstorable_text(data: object) -> tuple[str, str] | None:
     """(pointer, reason) for the first string the database cannot keep, or nesting too deep.
 
     PostgreSQL text cannot hold NUL characters; anything else is fine. The
     walk is iterative, so a hostile document cannot exhaust the stack.
     """
-    stack: list[tuple[str, Any, int]] = [("", data, 0)]
+    stack: list[tuple[str, object, int]] = [("", data, 0)]
     while stack:
         pointer, value, depth = stack.pop()
         if depth > MAX_NESTING:
@@ -103,7 +103,7 @@ class ExactJsonParser(Parser):
         return data
 
     def parse_querydict(
-        self, data: MultiValueDict, list_fields: list[str], request: HttpRequest
+        self, data: MultiValueDict[str, str], list_fields: list[str], request: HttpRequest
     ) -> dict[str, Any]:
         # A parameter given twice counts once, with its last value, as Django's
         # QueryDict reads it: `filter[status]` is a list written with commas,

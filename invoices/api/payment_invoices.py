@@ -5,6 +5,7 @@ or `invoices.selectors` and translates its answer or its refusal.
 """
 
 from datetime import UTC, datetime
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from ninja import Query, Router
 from ninja.errors import AuthenticationError
 
 from invoices import ratelimit, selectors, services
-from invoices.api.auth import ApiCaller, MerchantKeyAuth, PresentedCredentials
+from invoices.api.auth import ApiCaller, MerchantKeyAuth, api_caller, presented_credentials
 from invoices.api.errors import ApiError, field_errors, json_response
 from invoices.api.idempotency import idempotent
 from invoices.api.parser import body_schema, read_document
@@ -28,6 +29,7 @@ from invoices.api.schemas import (
     InvoiceFollowDocument,
     InvoiceListDocument,
 )
+from invoices.models import Invoice, Merchant
 from invoices.resources import invoice_document, invoice_resource, render_json
 from invoices.services import second_chance
 from invoices.state_machine import Actor
@@ -48,8 +50,8 @@ router = Router()
     "is a 409 naming the existing invoice. Send `Idempotency-Key` to replay the first answer "
     "to a retried request (a different body with the same key is a 422).",
 )
-def create_invoice(request: HttpRequest):
-    caller: ApiCaller = request.auth
+def create_invoice(request: HttpRequest) -> HttpResponse:
+    caller = api_caller(request)
     document, raw = read_document(request, InvoiceCreateDocument)
     return idempotent(request, caller, raw, lambda: _create_response(caller, document))
 
@@ -127,8 +129,8 @@ def _create_response(caller: ApiCaller, document: InvoiceCreateDocument) -> Http
     response={200: InvoiceDocument, **ERROR_RESPONSES},
     summary="Read an invoice",
 )
-def read_invoice(request: HttpRequest, invoice_id: str):
-    presented: PresentedCredentials = request.auth
+def read_invoice(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    presented = presented_credentials(request)
     read = selectors.invoice_document_get_authenticated(
         account_id=presented.account_id, secret_key=presented.secret_key, invoice_id=invoice_id
     )
@@ -151,8 +153,10 @@ def read_invoice(request: HttpRequest, invoice_id: str):
     response={200: InvoiceListDocument, **ERROR_RESPONSES},
     summary="List invoices, newest first",
 )
-def list_invoices(request: HttpRequest, query: Query[InvoiceListQuery]):
-    caller: ApiCaller = request.auth
+def list_invoices(request: HttpRequest, query: Query[InvoiceListQuery]) -> HttpResponse:
+    caller = api_caller(request)
+    # Each Status is a str, but a list[Status] is no list[str] (lists are invariant).
+    statuses: list[str] = list(query.statuses)
     try:
         page = selectors.invoice_list(
             merchant=caller.merchant,
@@ -160,7 +164,7 @@ def list_invoices(request: HttpRequest, query: Query[InvoiceListQuery]):
             page_size=query.page_size,
             after=query.after,
             reference_id=query.reference_id,
-            statuses=query.statuses,
+            statuses=statuses,
         )
     except selectors.InvalidCursor as invalid:
         raise ApiError.single(
@@ -190,7 +194,7 @@ def list_invoices(request: HttpRequest, query: Query[InvoiceListQuery]):
     description="No authentication: the invoice id is the public key. The payload is checked "
     "against flow_data.confirmation; after 5 refused attempts the invoice answers 429.",
 )
-def confirm_invoice(request: HttpRequest, invoice_id: str):
+def confirm_invoice(request: HttpRequest, invoice_id: str) -> HttpResponse:
     if not ratelimit.allow(
         f"confirm:{ratelimit.client_address(request)}",
         limit=settings.CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE,
@@ -251,7 +255,7 @@ _FOLLOW_DESCRIPTION = (
     "for an expired invoice; at most the service's limit of times per order. "
     + _FOLLOW_DESCRIPTION,
 )
-def reissue_invoice(request: HttpRequest, invoice_id: str):
+def reissue_invoice(request: HttpRequest, invoice_id: str) -> HttpResponse:
     return _follow(request, invoice_id, second_chance.invoice_reissue)
 
 
@@ -264,14 +268,29 @@ def reissue_invoice(request: HttpRequest, invoice_id: str):
     description="A new invoice for payment_amount - processed_amount of a partially_processed "
     "invoice. " + _FOLLOW_DESCRIPTION,
 )
-def remainder_invoice(request: HttpRequest, invoice_id: str):
+def remainder_invoice(request: HttpRequest, invoice_id: str) -> HttpResponse:
     return _follow(request, invoice_id, second_chance.invoice_remainder_issue)
 
 
-def _follow(request: HttpRequest, invoice_id: str, follow) -> HttpResponse:
-    caller: ApiCaller = request.auth
+class FollowService(Protocol):
+    """`second_chance.invoice_reissue` or `invoice_remainder_issue`, as called here."""
+
+    def __call__(
+        self,
+        *,
+        invoice_id: str,
+        actor: Actor,
+        merchant: Merchant,
+        test_mode: bool,
+        expires_at: datetime | None,
+    ) -> Invoice: ...
+
+
+def _follow(request: HttpRequest, invoice_id: str, follow: FollowService) -> HttpResponse:
+    caller = api_caller(request)
     # The body is optional: none at all takes every default (a body that is there,
     # however large, is judged as on create: 413, 415, 422).
+    raw: dict[str, Any]
     if request.META.get("CONTENT_LENGTH", "") in ("", "0"):
         document, raw = InvoiceFollowDocument(), {}
     else:
@@ -286,7 +305,7 @@ def _follow(request: HttpRequest, invoice_id: str, follow) -> HttpResponse:
 
 
 def _follow_response(
-    caller: ApiCaller, invoice_id: str, document: InvoiceFollowDocument, follow
+    caller: ApiCaller, invoice_id: str, document: InvoiceFollowDocument, follow: FollowService
 ) -> HttpResponse:
     expires_at = _expires_at(document.data.attributes.expires)
     try:

@@ -83,7 +83,7 @@ def _exact_number(value: Decimal) -> int | float | None:
     return None
 
 
-def _plain_json(value: Any, *, strict: bool) -> Any:
+def _plain_json(value: object, *, strict: bool) -> object:
     """Numbers parsed as Decimal back to int/float, for JSON columns.
 
     A number no float holds exactly is refused (`strict`) or kept as its
@@ -100,10 +100,15 @@ def _plain_json(value: Any, *, strict: bool) -> Any:
             )
         return str(value)
     if isinstance(value, dict):
-        return {key: _plain_json(item, strict=strict) for key, item in value.items()}
+        return _plain_json_object(value, strict=strict)
     if isinstance(value, list):
         return [_plain_json(item, strict=strict) for item in value]
     return value
+
+
+def _plain_json_object(value: dict[str, Any], *, strict: bool) -> dict[str, Any]:
+    """`_plain_json` of an object, typed as one."""
+    return {key: _plain_json(item, strict=strict) for key, item in value.items()}
 
 
 class Customer(BaseModel):
@@ -164,13 +169,13 @@ class InvoiceAttributes(BaseModel):
                 raise ValueError("must be flat: values are strings, numbers, booleans or null")
             if isinstance(value, str) and len(value) > MAX_METADATA_TEXT_LENGTH:
                 raise ValueError(f"values are at most {MAX_METADATA_TEXT_LENGTH} characters")
-        return _plain_json(metadata, strict=True)
+        return _plain_json_object(metadata, strict=True)
 
     @field_validator("options")
     @classmethod
     def _storable(cls, options: dict[str, Any] | None) -> dict[str, Any] | None:
         # Options are stored for operators and otherwise ignored: never refused.
-        return _plain_json(options, strict=False) if options is not None else None
+        return _plain_json_object(options, strict=False) if options is not None else None
 
 
 class InvoiceCreateData(BaseModel):
@@ -187,8 +192,10 @@ class InvoiceFollowAttributes(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
+    # `default=` by name: type checkers read a positional default as none, and
+    # InvoiceFollowData builds this model without arguments.
     expires: StrictInt | None = Field(
-        None, gt=0, description="UNIX time; default: now + the service's lifetime."
+        default=None, gt=0, description="UNIX time; default: now + the service's lifetime."
     )
 
 

@@ -11,11 +11,11 @@ from datetime import UTC
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
 from invoices import statements
-from invoices.api.auth import ApiCaller, MerchantKeyAuth
+from invoices.api.auth import MerchantKeyAuth, api_caller
 from invoices.api.errors import ApiError, json_response
 from invoices.api.schemas import ERROR_RESPONSES
 from invoices.resources import render_json
@@ -122,8 +122,8 @@ def statement_import_document(result: statements.ImportResult) -> bytes:
     "statement's account, in the key's mode, by RF creditor reference or reference_id; "
     "each credit is applied once, however often the file is sent.",
 )
-def import_statement(request: HttpRequest):
-    caller: ApiCaller = request.auth
+def import_statement(request: HttpRequest) -> HttpResponse:
+    caller = api_caller(request)
     data, file_format, file_name = statement_read(request)
     try:
         result = statements.statement_import(

@@ -2,6 +2,7 @@
 operators' actions."""
 
 import json
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -188,8 +189,9 @@ class Invoice(models.Model):
         return self.id.removeprefix("cpi_")
 
     @property
-    def confirmation_schema(self) -> dict:
-        return json.loads(self.confirmation_schema_json)
+    def confirmation_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = json.loads(self.confirmation_schema_json)
+        return schema
 
 
 class InvoiceEvent(models.Model):

@@ -50,7 +50,8 @@ class Merchant(models.Model):
         help_text="Origins allowed to show the hosted page in an iframe (none by default).",
     )
     is_active = models.BooleanField(default=True)
-    services = models.ManyToManyField(
+    # The stubs cannot infer the generics from the lazy "Service" reference.
+    services: "models.ManyToManyField[Service, MerchantService]" = models.ManyToManyField(
         "Service", through="MerchantService", related_name="merchants", blank=True
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -66,7 +67,7 @@ class Merchant(models.Model):
 METHOD_NAME_MAX_LENGTH = 200
 
 
-def method_name_translations_problems(value) -> list[str]:
+def method_name_translations_problems(value: object) -> list[str]:
     """Why per-language method names cannot be shown, if they cannot.
 
     The pages speak only settings.LANGUAGES: a name under any other code would
@@ -75,7 +76,7 @@ def method_name_translations_problems(value) -> list[str]:
     if not isinstance(value, dict):
         return ['Must be a JSON object of language code to name, e.g. {"uk": "Назва"}.']
     languages = [code for code, _ in settings.LANGUAGES]
-    problems = []
+    problems: list[str] = []
     for code, name in value.items():
         if code not in languages:
             problems.append(
@@ -90,7 +91,7 @@ def method_name_translations_problems(value) -> list[str]:
     return problems
 
 
-def validate_method_name_translations(value) -> None:
+def validate_method_name_translations(value: object) -> None:
     if problems := method_name_translations_problems(value):
         raise ValidationError(problems)
 
