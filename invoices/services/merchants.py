@@ -3,7 +3,7 @@ services themselves (their settings checked, their secrets kept encrypted)."""
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from django.db import transaction
 from django.utils import timezone
@@ -112,11 +112,11 @@ def merchant_rotate_secrets(*, merchant: Merchant) -> keys.IssuedCredentials:
 def service_problems(
     *,
     connector_name: str,
-    connector_settings: Any,
+    connector_settings: object,
     display_kind: str,
     currency: str,
-    confirmation_schema: Any,
-    method_name_translations: Any = None,
+    confirmation_schema: object,
+    method_name_translations: object = None,
     connector_secrets: Mapping[str, str] | None = None,
 ) -> dict[str, list[str]]:
     """Why a service configuration cannot work, by field name; empty when it can.
