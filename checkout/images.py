@@ -1,6 +1,7 @@
 """The invoice's QR code and barcode, named by their content so they are cached for good."""
 
 import hashlib
+from collections.abc import Callable
 
 from django.core.cache import cache, caches
 from django.http import HttpRequest, HttpResponse
@@ -16,12 +17,17 @@ from connectors.codes.qr import qr_png, qr_svg
 from invoices import selectors
 from invoices.models import Invoice
 
+# What an image is drawn as: its content's identity, how to render it, its content type.
+Drawing = tuple[str, Callable[[], bytes], str]
+# How an image is drawn from an invoice's payment code; None when the code has no such image.
+Draw = Callable[[selectors.PaymentCode], Drawing | None]
+
 
 def _image_version(identity: str) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
-def image_src(invoice: Invoice, url_name: str, draw) -> str | None:
+def image_src(invoice: Invoice, url_name: str, draw: Draw) -> str | None:
     """The image's URL as the page links it: named by its content, so it is cached for good."""
     drawing = draw(selectors.PaymentCode(invoice.service.display_kind, invoice.requisites))
     if drawing is None:
@@ -34,10 +40,11 @@ def _rendered_image_get(version: str) -> bytes | None:
     if redis_circuit.open():
         return None
     try:
-        return cache.get(f"image:{version}")
+        body = cache.get(f"image:{version}")
     except REDIS_ERRORS as error:
         redis_circuit.trip(error)
         return None
+    return body if isinstance(body, bytes) else None  # only bytes are kept there
 
 
 def _rendered_image_keep(version: str, body: bytes) -> None:
@@ -49,7 +56,7 @@ def _rendered_image_keep(version: str, body: bytes) -> None:
         redis_circuit.trip(error)
 
 
-def _image(request: HttpRequest, invoice_id: str, *, image: str, draw) -> HttpResponse:
+def _image(request: HttpRequest, invoice_id: str, *, image: str, draw: Draw) -> HttpResponse:
     """An invoice's image with a strong ETag from its content's identity.
 
     `draw(code)` gives (identity, render, content type) for the invoice's
@@ -61,7 +68,7 @@ def _image(request: HttpRequest, invoice_id: str, *, image: str, draw) -> HttpRe
     """
     images = caches["images"]
     remembered_as = f"{image}:{invoice_id}"
-    remembered = images.get(remembered_as)
+    remembered: tuple[str, str, bytes] | None = images.get(remembered_as)
     if remembered is None:
         code = selectors.invoice_payment_code_get(invoice_id=invoice_id)
         drawing = draw(code) if code else None
@@ -88,8 +95,8 @@ def _image(request: HttpRequest, invoice_id: str, *, image: str, draw) -> HttpRe
     return response
 
 
-def qr_drawing(png: bool):
-    def draw(code: selectors.PaymentCode):
+def qr_drawing(png: bool) -> Draw:
+    def draw(code: selectors.PaymentCode) -> Drawing | None:
         text = presentation.qr_text_of(code.display_kind, code.requisites)
         if not text:
             return None
@@ -100,7 +107,7 @@ def qr_drawing(png: bool):
     return draw
 
 
-def barcode_drawing(code: selectors.PaymentCode):
+def barcode_drawing(code: selectors.PaymentCode) -> Drawing | None:
     value, barcode_format = code.requisites.get("barcode"), code.requisites.get("barcode_format")
     if not value or not barcode_format:
         return None

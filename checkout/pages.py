@@ -1,8 +1,12 @@
 """What every hosted page shares: the language it speaks, and how it is rendered."""
 
+from collections.abc import Mapping
+
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
+from django_htmx.middleware import HtmxDetails
 
 from invoices.languages import DEFAULT_LOCALE, LOCALES
 from invoices.models import Invoice
@@ -15,7 +19,23 @@ def page_language(request: HttpRequest, invoice: Invoice | None = None) -> str:
     return request.LANGUAGE_CODE if request.LANGUAGE_CODE in LOCALES else DEFAULT_LOCALE
 
 
-def render_page(request, template: str, context: dict, *, language: str, status: int = 200):
+def is_htmx(request: HttpRequest) -> bool:
+    """Whether htmx sent the request, as django-htmx's HtmxMiddleware read it into
+    `request.htmx` (an attribute HttpRequest does not declare)."""
+    details = getattr(request, "htmx", None)
+    if not isinstance(details, HtmxDetails):
+        raise ImproperlyConfigured("The hosted pages need django_htmx.middleware.HtmxMiddleware.")
+    return bool(details)
+
+
+def render_page(
+    request: HttpRequest,
+    template: str,
+    context: Mapping[str, object],
+    *,
+    language: str,
+    status: int = 200,
+) -> HttpResponse:
     """A page rendered by Django for this request (its CSRF token included), in `language`."""
     with translation.override(language):
         response = render(request, template, {**context, "language": language}, status=status)

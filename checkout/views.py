@@ -1,27 +1,86 @@
 """The hosted pages (contract section 2). Each view makes one call into services or selectors."""
 
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Protocol, TypedDict
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.functional import Promise
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from checkout import images, presentation, services
-from checkout.pages import not_found, page_language, render_page
+from checkout.pages import is_htmx, not_found, page_language, render_page
+from checkout.presentation import RequisiteRow
 from invoices import ratelimit, selectors
 from invoices import services as invoice_services
 from invoices.languages import LOCALES
 from invoices.models import Invoice, Service
 from invoices.services import second_chance
+from invoices.services.second_chance import SecondChance
 from invoices.state_machine import Actor
 from invoices.statuses import Status
 
 POLL_SECONDS = 3
 RETURN_AFTER_SECONDS = 5
+
+
+class StatusContext(TypedDict):
+    """The status box (checkout/partials/status.html)."""
+
+    invoice: Invoice
+    status_key: str
+    swapped_in: bool
+    second_chance: SecondChance | None
+    second_chance_amount: str | None
+    amount: str
+    processed_amount: str | None
+    final: bool
+    status_text: Promise
+    status_tone: str
+    poll_seconds: int
+    return_url: str | None
+    return_after: int
+
+
+class FormField(TypedDict):
+    """One field of the confirm form, from the invoice's confirmation schema."""
+
+    name: str
+    label: str | Promise
+    required: bool
+    pattern: str
+    example: str
+    inputmode: str
+    input_type: str
+    value: str
+    error: str | None
+
+
+class InvoiceContext(StatusContext):
+    """The invoice's page (checkout/invoice.html) and its state (partials/state.html).
+
+    The callables are called by the template only where a fragment is rendered.
+    """
+
+    display_key: str
+    details: Invoice
+    service: Service
+    method_name: str
+    merchant_name: str
+    rows: Callable[[], list[RequisiteRow]]
+    has_qr: Callable[[], bool]
+    qr_src: Callable[[], str | None]
+    barcode_src: Callable[[], str | None]
+    show_form: bool
+    fields: Callable[[], list[FormField]]
+    fields_key: str | None
+    notice: str | None
+    test_panel: bool
 
 
 @xframe_options_exempt  # framing is governed by the CSP frame-ancestors of the merchant
@@ -37,7 +96,7 @@ def hosted_page(request: HttpRequest) -> HttpResponse:
     return not_found(request)
 
 
-def _status_context(invoice: Invoice, *, language: str, swapped_in: bool) -> dict:
+def _status_context(invoice: Invoice, *, language: str, swapped_in: bool) -> StatusContext:
     """What the status box needs, and no more: the poll renders only this.
 
     `swapped_in`: htmx puts the box in place, so it also clears the confirm form
@@ -45,6 +104,7 @@ def _status_context(invoice: Invoice, *, language: str, swapped_in: bool) -> dic
     """
     final = presentation.is_final(invoice)
     offered = second_chance.second_chance_offered(invoice=invoice)
+    status = Status(invoice.status)
     return {
         "invoice": invoice,
         "status_key": presentation.status_fragment_key(invoice),
@@ -60,8 +120,8 @@ def _status_context(invoice: Invoice, *, language: str, swapped_in: bool) -> dic
             else None
         ),
         "final": final,
-        "status_text": presentation.STATUS_TEXT[invoice.status],
-        "status_tone": presentation.STATUS_TONE.get(invoice.status, "info"),
+        "status_text": presentation.STATUS_TEXT[status],
+        "status_tone": presentation.STATUS_TONE.get(status, "info"),
         "poll_seconds": POLL_SECONDS,
         "return_url": services.return_url(invoice),
         "return_after": RETURN_AFTER_SECONDS,
@@ -69,14 +129,14 @@ def _status_context(invoice: Invoice, *, language: str, swapped_in: bool) -> dic
 
 
 def _invoice_context(
-    request,
+    request: HttpRequest,
     hosted: selectors.HostedInvoice,
     *,
     language: str,
-    errors=None,
-    values=None,
-    notice=None,
-):
+    errors: Mapping[str, str] | None = None,
+    values: Mapping[str, str] | None = None,
+    notice: str | None = None,
+) -> InvoiceContext:
     invoice, details = hosted.invoice, hosted.details
     final = presentation.is_final(invoice)
     # The summary, the details and the confirm form's fields are kept rendered
@@ -88,7 +148,7 @@ def _invoice_context(
         hosted.merchant.name,
     )
     return {
-        **_status_context(invoice, language=language, swapped_in=bool(request.htmx)),
+        **_status_context(invoice, language=language, swapped_in=is_htmx(request)),
         "display_key": display_key,
         "details": details,
         "service": hosted.service,
@@ -112,8 +172,10 @@ def _invoice_context(
     }
 
 
-def _form_fields(invoice: Invoice, errors: dict, values: dict) -> list[dict]:
-    fields = []
+def _form_fields(
+    invoice: Invoice, errors: Mapping[str, str], values: Mapping[str, str]
+) -> list[FormField]:
+    fields: list[FormField] = []
     for name, spec in invoice.confirmation_schema.items():
         fields.append(
             {
@@ -133,14 +195,14 @@ def _form_fields(invoice: Invoice, errors: dict, values: dict) -> list[dict]:
 
 
 def _invoice_page(
-    request,
+    request: HttpRequest,
     hosted: selectors.HostedInvoice,
     *,
-    errors=None,
-    values=None,
-    notice=None,
-    status=200,
-):
+    errors: Mapping[str, str] | None = None,
+    values: Mapping[str, str] | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
     language = page_language(request, hosted.invoice)
     context = _invoice_context(
         request, hosted, language=language, errors=errors, values=values, notice=notice
@@ -148,7 +210,8 @@ def _invoice_page(
     response = render_page(
         request, "checkout/invoice.html", context, language=language, status=status
     )
-    response.frame_ancestors = hosted.merchant.frame_ancestors
+    # Read by checkout.security's middleware, as an attribute HttpResponse does not declare.
+    setattr(response, "frame_ancestors", hosted.merchant.frame_ancestors)  # noqa: B010
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -203,7 +266,7 @@ def _page_url(invoice_id: str) -> str:
     return f"{reverse('hpp')}?{urlencode({'cpi': invoice_id})}"
 
 
-def _link_amount(link, language: str) -> str:
+def _link_amount(link: services.CheckoutLink, language: str) -> str:
     amount, currency = link.parameters["amount"], link.parameters["currency"]
     try:
         return presentation.money(Decimal(amount), currency, language)
@@ -222,7 +285,8 @@ def confirm(request: HttpRequest, invoice_id: str) -> HttpResponse:
         for name in invoice.confirmation_schema
         if request.POST.get(name, "").strip()
     }
-    errors, notice = {}, None
+    errors: dict[str, str] = {}
+    notice: str | None = None
     if not ratelimit.allow(
         f"confirm:{ratelimit.client_address(request)}",
         limit=settings.CONFIRM_ATTEMPTS_PER_CLIENT_PER_MINUTE,
@@ -240,9 +304,12 @@ def confirm(request: HttpRequest, invoice_id: str) -> HttpResponse:
             notice = "locked"
         except invoice_services.InvoiceNotConfirmable:
             notice = "not_confirmable"
-    hosted = selectors.HostedInvoice.of(selectors.invoice_get(invoice_id=invoice_id))
+    confirmed = selectors.invoice_get(invoice_id=invoice_id)
+    if confirmed is None:
+        return not_found(request)
+    hosted = selectors.HostedInvoice.of(confirmed)
     failed = bool(errors or notice)
-    if request.htmx:
+    if is_htmx(request):
         language = page_language(request, hosted.invoice)
         context = _invoice_context(
             request, hosted, language=language, errors=errors, values=values, notice=notice
@@ -264,7 +331,7 @@ def status(request: HttpRequest, invoice_id: str) -> HttpResponse:
     response = render_page(
         request,
         "checkout/partials/status.html",
-        _status_context(invoice, language=language, swapped_in=bool(request.htmx)),
+        _status_context(invoice, language=language, swapped_in=is_htmx(request)),
         language=language,
     )
     patch_vary_headers(response, ["HX-Request"])
@@ -274,6 +341,7 @@ def status(request: HttpRequest, invoice_id: str) -> HttpResponse:
 
 @require_POST
 def simulate(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    invoice: Invoice | None
     try:
         invoice = services.invoice_simulate(
             invoice_id=invoice_id, outcome=request.POST.get("outcome", "")
@@ -282,7 +350,7 @@ def simulate(request: HttpRequest, invoice_id: str) -> HttpResponse:
         invoice = selectors.invoice_get(invoice_id=invoice_id)
         if invoice is None:
             return not_found(request)
-    if request.htmx:
+    if is_htmx(request):
         language = page_language(request, invoice)
         return render_page(
             request,
@@ -296,7 +364,7 @@ def simulate(request: HttpRequest, invoice_id: str) -> HttpResponse:
 # The payer's second chance -------------------------------------------------------
 
 # What the page says when the new invoice cannot be made (partials/notice.html).
-_FOLLOW_NOTICES = {
+_FOLLOW_NOTICES: dict[type[Exception], str] = {
     second_chance.SecondChanceRefused: "second_chance_refused",
     second_chance.RequisitesUnavailable: "provider_unavailable",
     invoice_services.InvoiceRejected: "second_chance_refused",
@@ -313,7 +381,13 @@ def remainder(request: HttpRequest, invoice_id: str) -> HttpResponse:
     return _follow(request, invoice_id, second_chance.invoice_remainder_issue)
 
 
-def _follow(request: HttpRequest, invoice_id: str, follow) -> HttpResponse:
+class _Follow(Protocol):
+    """A way of making the invoice that follows `invoice_id` (a reissue, the remainder)."""
+
+    def __call__(self, *, invoice_id: str, actor: Actor) -> Invoice: ...
+
+
+def _follow(request: HttpRequest, invoice_id: str, follow: _Follow) -> HttpResponse:
     """Make the new invoice and take the payer to its page; asked twice (a double click, a
     second tab), the invoice made first."""
     if not ratelimit.allow(
@@ -338,7 +412,9 @@ def _follow(request: HttpRequest, invoice_id: str, follow) -> HttpResponse:
     return HttpResponseRedirect(f"{reverse('hpp')}?{urlencode(query)}", status=303)
 
 
-def _follow_refused(request: HttpRequest, invoice_id: str, notice: str, *, status: int):
+def _follow_refused(
+    request: HttpRequest, invoice_id: str, notice: str, *, status: int
+) -> HttpResponse:
     invoice = selectors.invoice_get(invoice_id=invoice_id)
     if invoice is None:
         return not_found(request)

@@ -8,6 +8,7 @@ The modules import one another directly, never this package, so that none of
 them depends on the order this file loads them in.
 """
 
+from invoices.languages import LOCALES  # the locales an invoice may ask for
 from invoices.services.confirmation import (
     MAX_INVALID_CONFIRMATIONS,
     ConfirmationLocked,
@@ -33,7 +34,6 @@ from invoices.services.invoice_creation import (
     requisites_issue,
 )
 from invoices.services.invoice_validation import (
-    LOCALES,
     MAX_AMOUNT_DIGITS,
     MAX_INVOICE_LIFETIME,
     RETURN_URL_OUTCOMES,

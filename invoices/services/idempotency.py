@@ -52,6 +52,8 @@ def idempotency_begin(
             raise IdempotencyKeyReused(key)
         if existing.response_status is None:
             raise IdempotencyKeyInProgress(key)
+        # idempotency_finish stores the status and the body together.
+        assert existing.response_body is not None
         return StoredResponse(status=existing.response_status, body=bytes(existing.response_body))
     raise IdempotencyKeyInProgress(key)
 

@@ -84,6 +84,8 @@ def invoice_create(
         now=now,
     ):
         raise InvoiceRejected(problems)
+    # invoice_problems refuses a missing service; with a service there is an expiry.
+    assert service is not None and expires_at is not None
     connector = get_connector(service.connector)
     # A provider is never asked for requisites of an invoice that cannot be stored.
     # Requisites computed here cost nothing, and storing refuses a repeated

@@ -2,7 +2,8 @@
 services themselves (their settings checked, their secrets kept encrypted)."""
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from datetime import datetime
+from typing import TypedDict
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,7 +21,18 @@ class MerchantSetupError(ValueError):
     pass
 
 
-def _new_secret_fields() -> dict[str, str]:
+class _SecretFields(TypedDict):
+    """The columns of a merchant's secrets, written together."""
+
+    secret_key_test_salt: str
+    secret_key_test_hash: str
+    secret_key_live_salt: str
+    secret_key_live_hash: str
+    webhook_secret_salt: str
+    keys_issued_at: datetime
+
+
+def _new_secret_fields() -> _SecretFields:
     """Fresh salts, and the hashes of the keys they derive, for a merchant's secrets."""
     test_salt, live_salt = keys.new_salt(), keys.new_salt()
     return {
@@ -100,11 +112,11 @@ def merchant_rotate_secrets(*, merchant: Merchant) -> keys.IssuedCredentials:
 def service_problems(
     *,
     connector_name: str,
-    connector_settings: Any,
+    connector_settings: object,
     display_kind: str,
     currency: str,
-    confirmation_schema: Any,
-    method_name_translations: Any = None,
+    confirmation_schema: object,
+    method_name_translations: object = None,
     connector_secrets: Mapping[str, str] | None = None,
 ) -> dict[str, list[str]]:
     """Why a service configuration cannot work, by field name; empty when it can.

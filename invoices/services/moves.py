@@ -2,7 +2,9 @@
 read models and its log line, once committed."""
 
 import logging
-from typing import Any
+from collections.abc import Collection, Mapping
+from decimal import Decimal
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from django.db import transaction
 
@@ -14,7 +16,22 @@ from invoices.statuses import Resolution, Status
 logger = logging.getLogger(__name__)
 
 
-def invoice_move(**move: Any) -> Invoice:
+class Move(TypedDict):
+    """The arguments of `invoice_move_status`, which `invoice_move` passes on as they are."""
+
+    invoice_id: str
+    to_status: str
+    resolution: str
+    cause: str
+    actor: Actor | str
+    expected_from: NotRequired[Collection[str] | None]
+    resolution_message: NotRequired[str | None]
+    processed_amount: NotRequired[Decimal | None]
+    details: NotRequired[Mapping[str, Any] | None]
+    also_set: NotRequired[Mapping[str, Any] | None]
+
+
+def invoice_move(**move: Unpack[Move]) -> Invoice:
     """Every move the services make: the state machine's, then, once it is committed, the
     invoice's read models (the one place they are written from a move).
 
@@ -26,7 +43,7 @@ def invoice_move(**move: Any) -> Invoice:
     """
     invoice = invoice_move_status(**move)
     if invoice.resolution == Resolution.LATE_PAYMENT and invoice.next_invoice_id:
-        _follower_close(invoice)
+        _follower_close(invoice, invoice.next_invoice_id)
     read_models.refresh_after_commit(invoice)
     # What an operator watching the log wants to see, once the move is kept.
     transaction.on_commit(
@@ -42,14 +59,14 @@ def invoice_move(**move: Any) -> Invoice:
     return invoice
 
 
-def _follower_close(paid: Invoice) -> None:
+def _follower_close(paid: Invoice, follower_id: str) -> None:
     """Terminate the invoice that followed `paid`, if the payer has not acted on it yet."""
-    follower = Invoice.objects.filter(pk=paid.next_invoice_id).values_list("status", flat=True)
+    follower = Invoice.objects.filter(pk=follower_id).values_list("status", flat=True)
     if follower.first() != Status.CREATED:
         return  # confirmed or paid already: it goes on, and an operator sees both
     try:
         invoice_move(
-            invoice_id=paid.next_invoice_id,
+            invoice_id=follower_id,
             expected_from={Status.CREATED},
             to_status=Status.TERMINATED,
             resolution=Resolution.TERMINATED,

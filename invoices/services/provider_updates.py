@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from connectors.base import ProviderRejected, ProviderStatus
@@ -56,7 +57,7 @@ class NotificationEndpointUnknown(NotificationRefused):
 
 
 def provider_notification_receive(
-    *, connector_name: str, request, service_code: str | None = None
+    *, connector_name: str, request: HttpRequest, service_code: str | None = None
 ) -> bool:
     """Verify and keep a provider's notification; processing happens in a task.
 

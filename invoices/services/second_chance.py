@@ -43,6 +43,11 @@ logger = logging.getLogger(__name__)
 
 # The statuses a new invoice may follow: expired (a reissue), partly paid (the remainder).
 FOLLOWABLE_STATUSES = frozenset({Status.EXPIRED, Status.PARTIALLY_PROCESSED})
+# The new invoice a followable status calls for.
+_RELATION_FOR_STATUS: dict[str, Relation] = {
+    Status.EXPIRED: Relation.REISSUE,
+    Status.PARTIALLY_PROCESSED: Relation.REMAINDER,
+}
 
 
 @dataclass(frozen=True)
@@ -96,10 +101,7 @@ def _second_chance(invoice: Invoice, service: Service, *, relation: str | None) 
     """The new invoice `relation` (None: whichever fits the status) would make, or why not."""
     if invoice.next_invoice_id is not None:
         raise SecondChanceRefused("already_followed", f"Followed by {invoice.next_invoice_id}.")
-    relation = relation or {
-        Status.EXPIRED: Relation.REISSUE,
-        Status.PARTIALLY_PROCESSED: Relation.REMAINDER,
-    }.get(invoice.status)
+    relation = relation or _RELATION_FOR_STATUS.get(invoice.status)
     if relation == Relation.REISSUE:
         if invoice.status != Status.EXPIRED:
             raise SecondChanceRefused(
@@ -126,6 +128,8 @@ def _second_chance(invoice: Invoice, service: Service, *, relation: str | None) 
                 "remainder_not_enabled",
                 f"The service {service.code} does not issue invoices for remainders.",
             )
+        # The state machine moves an invoice to partially_processed with its amount only.
+        assert invoice.processed_amount is not None
         amount = invoice.payment_amount - invoice.processed_amount
     else:
         raise SecondChanceRefused("not_followable", f"The invoice is {invoice.status}.")

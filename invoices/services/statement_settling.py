@@ -28,6 +28,7 @@ def invoice_settle_by_transfer(
     asked, currency = Invoice.objects.values_list("payment_amount", "currency").get(pk=invoice_id)
     asked = amount_in_currency(asked, currency)
     overpaid = received > asked
+    message: str | None
     if received < asked:
         to_status, resolution = Status.PARTIALLY_PROCESSED, Resolution.INSUFFICIENT_AMOUNT
         message = f"Paid {received} of {asked} by bank transfer."
