@@ -20,8 +20,9 @@ _ModelT = TypeVar("_ModelT", bound=Model)
 _ParentT = TypeVar("_ParentT", bound=Model)
 
 if TYPE_CHECKING:
-    from django.contrib.admin import ModelAdmin, TabularInline
-    from django.forms import ModelForm
+    from django.contrib.admin import ModelAdmin as ModelAdmin
+    from django.contrib.admin import TabularInline as TabularInline
+    from django.forms import ModelForm as ModelForm
 else:
     # Django's classes take no type arguments at run time (django_stubs_ext.monkeypatch
     # would give them some, but django-stubs is only a development requirement): these
