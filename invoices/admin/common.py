@@ -64,8 +64,8 @@ class ReadOnlyInline(TabularInline[_ModelT, _ParentT]):
     def has_add_permission(self, request: HttpRequest, obj: _ParentT | None = None) -> bool:
         return False
 
-    # `obj` is the parent (the invoice), as Django passes it; the stubs' ModelAdmin base
-    # says the inline's own model, hence the two together.
+    # Django passes the parent (the invoice) as `obj`, as the stubs' InlineModelAdmin says;
+    # their BaseModelAdmin says the inline's own model. Any model satisfies both.
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
