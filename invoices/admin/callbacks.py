@@ -1,11 +1,14 @@
 """Callbacks and their attempts: shown, and resent by an operator with a reason."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from invoices import operator_actions
@@ -18,7 +21,7 @@ from invoices.admin.common import (
     operator_may,
     shown_time,
 )
-from invoices.models import CallbackDelivery, Merchant
+from invoices.models import CallbackDelivery, Invoice, Merchant
 from invoices.operator_groups import RESEND_CALLBACK
 
 
@@ -48,23 +51,29 @@ def _attempts_table(delivery: CallbackDelivery) -> str:
     )
 
 
-class CallbackDeliveryInline(ReadOnlyInline):
+class CallbackDeliveryInline(ReadOnlyInline[CallbackDelivery, Invoice]):
     model = CallbackDelivery
     verbose_name = "callback"
     verbose_name_plural = "Callbacks and their attempts"
     ordering = ["sequence"]
-    fields = ["sequence", "state", "url", "webhook_id", "next_attempt", "attempt_log"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "sequence",
+        "state",
+        "url",
+        "webhook_id",
+        "next_attempt",
+        "attempt_log",
+    )
 
     @admin.display(description="next attempt")
     def next_attempt(self, delivery: CallbackDelivery) -> str:
         return shown_time(delivery.next_attempt_at)
 
     @admin.display(description="attempts")
-    def attempt_log(self, delivery):
+    def attempt_log(self, delivery: CallbackDelivery) -> str:
         return _attempts_table(delivery)
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CallbackDelivery]:
         return super().get_queryset(request).prefetch_related("tries")
 
 
@@ -74,15 +83,18 @@ class ResendFailedForm(OperatorReasonForm):
     until = forms.DateTimeField(help_text="... until this time (UTC).")
     field_order = ["merchant", "since", "until", "reason"]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("since") and cleaned.get("until") and cleaned["since"] >= cleaned["until"]:
             raise forms.ValidationError("The start must be before the end.")
         return cleaned
 
 
 @admin.register(CallbackDelivery)
-class CallbackDeliveryAdmin(OnlyPermittedActions, ReadOnlyAdmin):
+class CallbackDeliveryAdmin(
+    OnlyPermittedActions[CallbackDelivery], ReadOnlyAdmin[CallbackDelivery]
+):
     # Nothing here is edited by hand: seeing needs invoices.view_callbackdelivery,
     # resending invoices.resend_callback.
     list_display = [
@@ -109,7 +121,7 @@ class CallbackDeliveryAdmin(OnlyPermittedActions, ReadOnlyAdmin):
     list_select_related = ["invoice", "merchant"]
     show_full_result_count = False
     actions = ["resend"]
-    fields = [
+    fields = readonly_fields = (
         "webhook_id",
         "invoice",
         "merchant",
@@ -125,24 +137,25 @@ class CallbackDeliveryAdmin(OnlyPermittedActions, ReadOnlyAdmin):
         "created_at",
         "attempt_log",
         "body_text",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="attempts")
-    def attempt_log(self, delivery):
+    def attempt_log(self, delivery: CallbackDelivery) -> str:
         return _attempts_table(delivery)
 
     @admin.display(description="body")
-    def body_text(self, delivery):
+    def body_text(self, delivery: CallbackDelivery) -> str:
         return format_html('<pre class="callback-body">{}</pre>', bytes(delivery.body).decode())
 
-    def has_resend_callback_permission(self, request):
+    def has_resend_callback_permission(self, request: HttpRequest) -> bool:
         return operator_may(request, RESEND_CALLBACK)
 
     @admin.action(
         description="Resend selected callbacks (with a reason)", permissions=[RESEND_CALLBACK]
     )
-    def resend(self, request, queryset):
+    def resend(
+        self, request: HttpRequest, queryset: QuerySet[CallbackDelivery]
+    ) -> TemplateResponse | None:
         if not self.has_resend_callback_permission(request):
             raise PermissionDenied
         reason, asking = list_reason(
@@ -167,7 +180,7 @@ class CallbackDeliveryAdmin(OnlyPermittedActions, ReadOnlyAdmin):
         self.message_user(request, f"{count} callback(s) queued to be sent again.")
         return None
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         return [
             path(
                 "resend-failed/",
@@ -177,7 +190,7 @@ class CallbackDeliveryAdmin(OnlyPermittedActions, ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
-    def resend_failed_view(self, request):
+    def resend_failed_view(self, request: HttpRequest) -> HttpResponse:
         """Every failed callback of one merchant in a time range, resent in one go."""
         if not self.has_resend_callback_permission(request):
             raise PermissionDenied
@@ -203,6 +216,8 @@ class CallbackDeliveryAdmin(OnlyPermittedActions, ReadOnlyAdmin):
             },
         )
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         may_resend = {"may_resend": self.has_resend_callback_permission(request)}
         return super().changelist_view(request, {**(extra_context or {}), **may_resend})

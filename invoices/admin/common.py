@@ -3,18 +3,41 @@ read-only records, permission-checked actions, and the reason page every action 
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import formats, timezone
 
 from invoices.currencies import amount_in_currency
 
+_ModelT = TypeVar("_ModelT", bound=Model)
+_ParentT = TypeVar("_ParentT", bound=Model)
 
-def operator_may(request, codename: str) -> bool:
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin as ModelAdmin
+    from django.contrib.admin import TabularInline as TabularInline
+    from django.forms import ModelForm as ModelForm
+else:
+    # Django's classes take no type arguments at run time (django_stubs_ext.monkeypatch
+    # would give them some, but django-stubs is only a development requirement): these
+    # take them, as the stubs' ModelAdmin[Model] does, and are Django's classes otherwise.
+    class ModelAdmin(admin.ModelAdmin, Generic[_ModelT]):
+        pass
+
+    class TabularInline(admin.TabularInline, Generic[_ModelT, _ParentT]):
+        pass
+
+    class ModelForm(forms.ModelForm, Generic[_ModelT]):
+        pass
+
+
+def operator_may(request: HttpRequest, codename: str) -> bool:
     return request.user.has_perm(f"invoices.{codename}")
 
 
@@ -32,34 +55,36 @@ def shown_money(amount: Decimal | None, currency: str) -> str:
     return f"{amount_in_currency(amount, currency)} {currency}"
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(TabularInline[_ModelT, _ParentT]):
     """A record of what happened: shown to whoever may see the invoice, never edited here."""
 
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: _ParentT | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    # Django passes the parent (the invoice) as `obj`, as the stubs' InlineModelAdmin says;
+    # their BaseModelAdmin says the inline's own model. Any model satisfies both.
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ModelAdmin[_ModelT]):
     """Records no one adds, edits or deletes by hand: seeing one needs its view
     permission, and whatever changes it goes through an action with its own."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
         return False
 
 
-class OnlyPermittedActions:
+class OnlyPermittedActions(ModelAdmin[_ModelT]):
     """A ModelAdmin whose list actions answer 403 to whoever may not run them.
 
     Django leaves an action without the permission out of the list's menu, but
@@ -69,15 +94,18 @@ class OnlyPermittedActions:
     the permissions the action declares.
     """
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         if request.method == "POST":
             for name in request.POST.getlist("action"):
                 if not self._may_run_action(request, name):
                     raise PermissionDenied
         return super().changelist_view(request, extra_context)
 
-    def _may_run_action(self, request, name: str) -> bool:
-        if name in self.actions:
+    def _may_run_action(self, request: HttpRequest, name: str) -> bool:
+        action: object
+        if name in (self.actions or ()):
             action = getattr(self, name)
         else:
             try:
@@ -100,7 +128,24 @@ class OperatorReasonForm(forms.Form):
 _REASON_PAGE_LISTS = 20
 
 
-def reason_page(request, model_admin, *, title, intro, chosen, form, hidden, submit, cancel_url):
+class ReasonWords(TypedDict):
+    """What a reason page says: its title, its intro, its button, and where Cancel goes."""
+
+    title: str
+    intro: str
+    submit: str
+    cancel_url: str
+
+
+def reason_page(
+    request: HttpRequest,
+    model_admin: ModelAdmin[_ModelT],
+    *,
+    chosen: QuerySet[_ModelT],
+    form: forms.Form,
+    hidden: list[tuple[str, str]],
+    **words: Unpack[ReasonWords],
+) -> TemplateResponse:
     """The step every operator action takes first: what is about to happen, and why."""
     listed = list(chosen[:_REASON_PAGE_LISTS])
     return TemplateResponse(
@@ -108,20 +153,20 @@ def reason_page(request, model_admin, *, title, intro, chosen, form, hidden, sub
         "admin/invoices/reason_form.html",
         {
             **model_admin.admin_site.each_context(request),
-            "title": title,
-            "intro": intro,
+            "title": words["title"],
+            "intro": words["intro"],
             "listed": listed,
             "more": max(0, chosen.count() - len(listed)),
             "form": form,
             "hidden": hidden,
-            "submit": submit,
-            "cancel_url": cancel_url,
+            "submit": words["submit"],
+            "cancel_url": words["cancel_url"],
             "opts": model_admin.model._meta,
         },
     )
 
 
-def _list_action_fields(request, name: str) -> list[tuple[str, str]]:
+def _list_action_fields(request: HttpRequest, name: str) -> list[tuple[str, str]]:
     """The list's own POST, carried through the reason page: the action, the rows ticked
     on the page, and "select all" as itself (the ids it stands for could be millions)."""
     fields = [("action", name), ("index", "0")]
@@ -131,7 +176,13 @@ def _list_action_fields(request, name: str) -> list[tuple[str, str]]:
     return fields + [(helpers.ACTION_CHECKBOX_NAME, pk) for pk in ticked]
 
 
-def list_reason(request, model_admin, name: str, chosen, **page) -> tuple[str | None, object]:
+def list_reason(
+    request: HttpRequest,
+    model_admin: ModelAdmin[_ModelT],
+    name: str,
+    chosen: QuerySet[_ModelT],
+    **page: Unpack[ReasonWords],
+) -> tuple[str | None, TemplateResponse | None]:
     """A list action's first step: the reason given with the POST, or the page asking for it
     (`page`: its title, intro, submit label and cancel URL)."""
     form = OperatorReasonForm(request.POST if "reason" in request.POST else None)

@@ -1,13 +1,17 @@
 """Invoices with their timelines, and the operators' actions on them."""
 
 import json
+from collections.abc import Iterable
+from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import quote, unquote
+from django.contrib.admin.utils import flatten_fieldsets, quote, unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html_join
 
 from invoices import operator_actions, selectors
@@ -17,6 +21,7 @@ from invoices.admin.common import (
     OperatorReasonForm,
     ReadOnlyAdmin,
     ReadOnlyInline,
+    ReasonWords,
     list_reason,
     operator_may,
     reason_page,
@@ -28,12 +33,12 @@ from invoices.operator_actions import INVOICE_ACTIONS
 from invoices.operator_groups import MOVE_STATUS, POLL_PROVIDER, RESEND_CALLBACK
 
 
-class InvoiceEventInline(ReadOnlyInline):
+class InvoiceEventInline(ReadOnlyInline[InvoiceEvent, Invoice]):
     model = InvoiceEvent
     verbose_name = "status move"
     verbose_name_plural = "Timeline"
     ordering = ["sequence"]
-    fields = [
+    fields = readonly_fields = (
         "sequence",
         "moved_at",
         "from_status",
@@ -43,8 +48,7 @@ class InvoiceEventInline(ReadOnlyInline):
         "cause",
         "actor",
         "details_text",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="time")
     def moved_at(self, event: InvoiceEvent) -> str:
@@ -60,32 +64,39 @@ class InvoiceEventInline(ReadOnlyInline):
         return format_html_join("", "<div><b>{}</b>: {}</div>", lines) or "—"
 
 
-class OperatorActionInline(ReadOnlyInline):
+class OperatorActionInline(ReadOnlyInline[OperatorAction, Invoice]):
     model = OperatorAction
     verbose_name = "operator action"
     verbose_name_plural = "Operator actions (who, when, why)"
     ordering = ["created_at", "id"]
-    fields = ["done_at", "operator", "action", "reason", "outcome"]
-    readonly_fields = fields
+    fields = readonly_fields = ("done_at", "operator", "action", "reason", "outcome")
 
     @admin.display(description="time")
     def done_at(self, action: OperatorAction) -> str:
         return shown_time(action.created_at)
 
 
-class RefusedMoveInline(ReadOnlyInline):
+class RefusedMoveInline(ReadOnlyInline[RefusedMove, Invoice]):
     model = RefusedMove
     verbose_name = "refused move"
     verbose_name_plural = "Refused moves (lost races, impossible requests)"
-    fields = ["refused_at", "current_status", "to_status", "reason", "cause", "actor"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "refused_at",
+        "current_status",
+        "to_status",
+        "reason",
+        "cause",
+        "actor",
+    )
 
     @admin.display(description="time")
     def refused_at(self, refused: RefusedMove) -> str:
         return shown_time(refused.created_at)
 
 
-def _invoice_reason_words(name: str, invoices, *, cancel_url: str) -> dict:
+def _invoice_reason_words(
+    name: str, invoices: QuerySet[Invoice], *, cancel_url: str
+) -> ReasonWords:
     """What the reason page of an invoice action says: its title, intro and button."""
     action = INVOICE_ACTIONS[name]
     if action.to_status:
@@ -104,7 +115,7 @@ def _invoice_reason_words(name: str, invoices, *, cancel_url: str) -> dict:
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(OnlyPermittedActions, ReadOnlyAdmin):
+class InvoiceAdmin(OnlyPermittedActions[Invoice], ReadOnlyAdmin[Invoice]):
     # Invoices change only through status moves, never by editing fields.
     list_display = [
         "id",
@@ -133,7 +144,9 @@ class InvoiceAdmin(OnlyPermittedActions, ReadOnlyAdmin):
     # Counting a million rows on every page view is what makes admin lists slow.
     show_full_result_count = False
 
-    def get_search_results(self, request, queryset, search_term):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Invoice], search_term: str
+    ) -> tuple[QuerySet[Invoice], bool]:
         return selectors.invoices_found_by_operator(invoices=queryset, term=search_term), False
 
     fieldsets = [
@@ -209,43 +222,56 @@ class InvoiceAdmin(OnlyPermittedActions, ReadOnlyAdmin):
 
     # The permissions the actions declare; each is one of the invoices.* permissions
     # the operators' groups are made of (invoices/operator_groups.py).
-    def has_move_invoice_status_permission(self, request):
+    def has_move_invoice_status_permission(self, request: HttpRequest) -> bool:
         return operator_may(request, MOVE_STATUS)
 
-    def has_resend_callback_permission(self, request):
+    def has_resend_callback_permission(self, request: HttpRequest) -> bool:
         return operator_may(request, RESEND_CALLBACK)
 
-    def has_poll_provider_permission(self, request):
+    def has_poll_provider_permission(self, request: HttpRequest) -> bool:
         return operator_may(request, POLL_PROVIDER)
 
-    def _may(self, request, action: operator_actions.InvoiceAction) -> bool:
-        return getattr(self, f"has_{action.permission}_permission")(request)
+    def _may(self, request: HttpRequest, action: operator_actions.InvoiceAction) -> bool:
+        may: bool = getattr(self, f"has_{action.permission}_permission")(request)
+        return may
 
     @admin.action(description="Resend the latest callback", permissions=[RESEND_CALLBACK])
-    def resend_callback(self, request, queryset):
+    def resend_callback(
+        self, request: HttpRequest, queryset: QuerySet[Invoice]
+    ) -> TemplateResponse | None:
         return self._act_on_list(request, queryset, "resend_callback")
 
     @admin.action(description="Poll the provider now", permissions=[POLL_PROVIDER])
-    def poll_provider_now(self, request, queryset):
+    def poll_provider_now(
+        self, request: HttpRequest, queryset: QuerySet[Invoice]
+    ) -> TemplateResponse | None:
         return self._act_on_list(request, queryset, "poll_provider_now")
 
     @admin.action(description="Mark paid (with a reason)", permissions=["move_invoice_status"])
-    def mark_paid(self, request, queryset):
+    def mark_paid(
+        self, request: HttpRequest, queryset: QuerySet[Invoice]
+    ) -> TemplateResponse | None:
         return self._act_on_list(request, queryset, "mark_paid")
 
     @admin.action(description="Mark failed (with a reason)", permissions=["move_invoice_status"])
-    def mark_failed(self, request, queryset):
+    def mark_failed(
+        self, request: HttpRequest, queryset: QuerySet[Invoice]
+    ) -> TemplateResponse | None:
         return self._act_on_list(request, queryset, "mark_failed")
 
     @admin.action(description="Expire (with a reason)", permissions=["move_invoice_status"])
-    def expire(self, request, queryset):
+    def expire(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> TemplateResponse | None:
         return self._act_on_list(request, queryset, "expire")
 
     @admin.action(description="Terminate (with a reason)", permissions=["move_invoice_status"])
-    def terminate(self, request, queryset):
+    def terminate(
+        self, request: HttpRequest, queryset: QuerySet[Invoice]
+    ) -> TemplateResponse | None:
         return self._act_on_list(request, queryset, "terminate")
 
-    def _act_on_list(self, request, queryset, name: str):
+    def _act_on_list(
+        self, request: HttpRequest, queryset: QuerySet[Invoice], name: str
+    ) -> TemplateResponse | None:
         """The list's actions: ask for the reason first, then act on every chosen invoice."""
         changelist = reverse("admin:invoices_invoice_changelist")
         page = _invoice_reason_words(name, queryset, cancel_url=changelist)
@@ -256,7 +282,9 @@ class InvoiceAdmin(OnlyPermittedActions, ReadOnlyAdmin):
         self._act(request, name, list(queryset.values_list("pk", flat=True)), reason)
         return None
 
-    def _act(self, request, name: str, invoice_ids, reason: str):
+    def _act(
+        self, request: HttpRequest, name: str, invoice_ids: Iterable[str], reason: str
+    ) -> None:
         action = INVOICE_ACTIONS[name]
         if not self._may(request, action):
             raise PermissionDenied
@@ -273,7 +301,7 @@ class InvoiceAdmin(OnlyPermittedActions, ReadOnlyAdmin):
                 level=messages.SUCCESS if result.done else messages.WARNING,
             )
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         return [
             path(
                 "<path:object_id>/act/<slug:name>/",
@@ -283,7 +311,7 @@ class InvoiceAdmin(OnlyPermittedActions, ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
-    def act_view(self, request, object_id: str, name: str):
+    def act_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:
         """One action on the invoice's own page: its reason form (GET), then the action (POST)."""
         action = INVOICE_ACTIONS.get(name)
         if action is None:
@@ -301,7 +329,13 @@ class InvoiceAdmin(OnlyPermittedActions, ReadOnlyAdmin):
         self._act(request, name, [invoice.pk], form.cleaned_data["reason"])
         return HttpResponseRedirect(change_url)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         # The admin's own links quote the id (cpi_ → cpi_5F): look it up as Django does.
         invoice = self.get_object(request, unquote(object_id))
         offered = []
@@ -318,8 +352,8 @@ class InvoiceAdmin(OnlyPermittedActions, ReadOnlyAdmin):
             request, object_id, form_url, {**(extra_context or {}), "operator_actions": offered}
         )
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
+    def get_readonly_fields(self, request: HttpRequest, obj: Invoice | None = None) -> list[str]:
+        return flatten_fieldsets(self.get_fieldsets(request, obj))
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, invoice: Invoice) -> str:

@@ -1,18 +1,35 @@
 """Merchants: their services, and their keys, issued and rotated with a reason."""
 
+from weakref import WeakKeyDictionary
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from invoices import services
-from invoices.admin.common import OnlyPermittedActions, list_reason, operator_may
+from invoices.admin.common import (
+    ModelForm,
+    OnlyPermittedActions,
+    TabularInline,
+    list_reason,
+    operator_may,
+)
+from invoices.keys import IssuedCredentials
 from invoices.models import Merchant, MerchantService
 from invoices.operator_groups import ROTATE_MERCHANT_KEYS
 
+# The keys save_model issues to a merchant being added, for response_add of the same
+# request to show once: kept with the request, gone with it.
+_issued_on_add: WeakKeyDictionary[HttpRequest, IssuedCredentials] = WeakKeyDictionary()
 
-def _credentials_page(request, *, title: str, issued: list):
+
+def _credentials_page(
+    request: HttpRequest, *, title: str, issued: list[tuple[Merchant, IssuedCredentials]]
+) -> TemplateResponse:
     """The one page that shows freshly issued secret keys; they are not kept anywhere."""
     return TemplateResponse(
         request,
@@ -21,7 +38,7 @@ def _credentials_page(request, *, title: str, issued: list):
     )
 
 
-class MerchantServiceInline(admin.TabularInline):
+class MerchantServiceInline(TabularInline[MerchantService, Merchant]):
     model = MerchantService
     extra = 0
     autocomplete_fields = ["service"]
@@ -30,7 +47,7 @@ class MerchantServiceInline(admin.TabularInline):
 
 
 @admin.register(Merchant)
-class MerchantAdmin(OnlyPermittedActions, admin.ModelAdmin):
+class MerchantAdmin(OnlyPermittedActions[Merchant]):
     list_display = [
         "name",
         "account_id",
@@ -74,26 +91,32 @@ class MerchantAdmin(OnlyPermittedActions, admin.ModelAdmin):
     actions = ["rotate_secret_keys"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: Merchant, form: ModelForm[Merchant], change: bool
+    ) -> None:
         if not change:
-            request.issued_credentials = services.merchant_issue_keys(merchant=obj)
+            _issued_on_add[request] = services.merchant_issue_keys(merchant=obj)
         super().save_model(request, obj, form, change)
 
-    def response_add(self, request, obj, post_url_continue=None):
+    def response_add(
+        self, request: HttpRequest, obj: Merchant, post_url_continue: str | None = None
+    ) -> TemplateResponse:
         return _credentials_page(
             request,
             title=f"Merchant {obj.name} created",
-            issued=[(obj, request.issued_credentials)],
+            issued=[(obj, _issued_on_add[request])],
         )
 
-    def has_rotate_merchant_keys_permission(self, request):
+    def has_rotate_merchant_keys_permission(self, request: HttpRequest) -> bool:
         return operator_may(request, ROTATE_MERCHANT_KEYS)
 
     @admin.action(
         description="Rotate secret keys and webhook secret (with a reason)",
         permissions=["rotate_merchant_keys"],
     )
-    def rotate_secret_keys(self, request, queryset):
+    def rotate_secret_keys(
+        self, request: HttpRequest, queryset: QuerySet[Merchant]
+    ) -> TemplateResponse | None:
         if not self.has_rotate_merchant_keys_permission(request):
             raise PermissionDenied
         reason, asking = list_reason(

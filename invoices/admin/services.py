@@ -1,10 +1,14 @@
 """Services: what a customer pays with, and its connector's settings and secrets."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
 from connectors.registry import connector_names, secret_setting_labels
 from invoices import selectors, services
+from invoices.admin.common import ModelAdmin, ModelForm
 from invoices.currencies import amount_in_currency
 from invoices.models import Service
 
@@ -23,7 +27,7 @@ def _secret_form_fields() -> dict[str, forms.Field]:
     }
 
 
-class _ServiceForm(forms.ModelForm):
+class _ServiceForm(ModelForm[Service]):
     connector = forms.ChoiceField(choices=[])
     forget_secrets = forms.BooleanField(
         required=False,
@@ -52,9 +56,11 @@ class _ServiceForm(forms.ModelForm):
             "is_otp_flow",
         ]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["connector"].choices = [(name, name) for name in connector_names()]
+        connector = self.fields["connector"]
+        assert isinstance(connector, forms.ChoiceField)  # declared above
+        connector.choices = [(name, name) for name in connector_names()]
         # Shown with the currency's own digits (1.00 UAH), not the column's four.
         if self.instance.currency:
             for name in ("min_amount", "max_amount"):
@@ -72,13 +78,14 @@ class _ServiceForm(forms.ModelForm):
             )
         self.new_secrets: dict[str, str] = {}
 
-    def clean_method_name_translations(self):
+    def clean_method_name_translations(self) -> object:
         # An emptied box means no names in other languages: the column holds an object.
         translations = self.cleaned_data["method_name_translations"]
         return {} if translations is None else translations
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         self.new_secrets = {
             name: value.strip()
             for name in secret_setting_labels()
@@ -104,12 +111,19 @@ class _ServiceForm(forms.ModelForm):
         return cleaned
 
 
-# Declared on the class, as the admin's fieldsets require, one per connector secret.
-ServiceForm = type("ServiceForm", (_ServiceForm,), _secret_form_fields())
+def _service_form() -> type[_ServiceForm]:
+    """The form with a field declared on the class, as the admin's fieldsets require, for
+    each connector secret."""
+    form = type("ServiceForm", (_ServiceForm,), _secret_form_fields())
+    assert issubclass(form, _ServiceForm)  # type() answers `type`: this says which
+    return form
+
+
+ServiceForm = _service_form()
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(ModelAdmin[Service]):
     form = ServiceForm
     list_display = ["code", "method_name", "currency", "display_kind", "connector", "enabled"]
     list_filter = ["enabled", "display_kind", "connector", "currency"]
@@ -145,7 +159,9 @@ class ServiceAdmin(admin.ModelAdmin):
         ),
     ]
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: Service, form: _ServiceForm, change: bool
+    ) -> None:
         services.service_save(
             service=obj,
             new_secrets=form.new_secrets,

@@ -1,19 +1,28 @@
 """Bank statements: imported by an operator, their unmatched credits assigned or dismissed."""
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from invoices import statements
 from invoices.admin.common import OperatorReasonForm, ReadOnlyAdmin, operator_may, shown_money
 from invoices.models import StatementEntry, StatementImport
 from invoices.operator_groups import RECONCILE_STATEMENT
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _ListDisplayT
+
+_RecordT = TypeVar("_RecordT", bound=Model)
 
 
 class StatementUploadForm(forms.Form):
@@ -27,8 +36,8 @@ class StatementUploadForm(forms.Form):
         help_text="Settle test-mode invoices (a sample statement). Unticked: live invoices.",
     )
 
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
+    def clean_file(self) -> UploadedFile:
+        upload: UploadedFile = self.cleaned_data["file"]
         if upload.size > settings.STATEMENT_MAX_BYTES:
             raise forms.ValidationError(
                 f"Statement files are at most {settings.STATEMENT_MAX_BYTES} bytes."
@@ -46,14 +55,24 @@ class StatementEntryResolveForm(OperatorReasonForm):
     )
     field_order = ["decision", "invoice_id", "reason"]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("decision") == "assign" and not cleaned.get("invoice_id"):
             self.add_error("invoice_id", "Name the invoice the credit pays.")
         return cleaned
 
 
-def _statement_form_page(request, model_admin, *, title, intro, form, submit, cancel_url):
+def _statement_form_page(
+    request: HttpRequest,
+    model_admin: "StatementAdmin[_RecordT]",
+    *,
+    title: str,
+    intro: str,
+    form: forms.Form,
+    submit: str,
+    cancel_url: str,
+) -> TemplateResponse:
     return TemplateResponse(
         request,
         "admin/invoices/statement_form.html",
@@ -69,15 +88,15 @@ def _statement_form_page(request, model_admin, *, title, intro, form, submit, ca
     )
 
 
-class StatementAdmin(ReadOnlyAdmin):
+class StatementAdmin(ReadOnlyAdmin[_RecordT]):
     """Statements and their entries are records: shown, never edited by hand."""
 
-    def has_reconcile_statement_permission(self, request):
+    def has_reconcile_statement_permission(self, request: HttpRequest) -> bool:
         return operator_may(request, RECONCILE_STATEMENT)
 
 
 @admin.register(StatementImport)
-class StatementImportAdmin(StatementAdmin):
+class StatementImportAdmin(StatementAdmin[StatementImport]):
     list_display = [
         "created_at",
         "file_name",
@@ -100,7 +119,7 @@ class StatementImportAdmin(StatementAdmin):
             '<a href="{}?statement_import__id__exact={}">entries</a>', url, record.pk
         )
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         return [
             path(
                 "upload/",
@@ -110,13 +129,14 @@ class StatementImportAdmin(StatementAdmin):
             *super().get_urls(),
         ]
 
-    def upload_view(self, request):
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
         """Import a statement file: its credits settle invoices, the rest waits as unmatched."""
         if not self.has_reconcile_statement_permission(request):
             raise PermissionDenied
         form = StatementUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
+            upload: UploadedFile = form.cleaned_data["file"]
+            assert upload.name is not None  # FileField refuses a file without a name
             try:
                 result = statements.statement_import(
                     data=upload.read(),
@@ -148,13 +168,15 @@ class StatementImportAdmin(StatementAdmin):
             cancel_url=reverse("admin:invoices_statementimport_changelist"),
         )
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         may = {"may_import": self.has_reconcile_statement_permission(request)}
         return super().changelist_view(request, {**(extra_context or {}), **may})
 
 
 @admin.register(StatementEntry)
-class StatementEntryAdmin(StatementAdmin):
+class StatementEntryAdmin(StatementAdmin[StatementEntry]):
     list_display = [
         "created_at",
         "state",
@@ -205,13 +227,13 @@ class StatementEntryAdmin(StatementAdmin):
         url = reverse("admin:invoices_statemententry_resolve", args=[entry.pk])
         return format_html('<a href="{}">assign or dismiss</a>', url)
 
-    def get_list_display(self, request):
+    def get_list_display(self, request: HttpRequest) -> "_ListDisplayT[StatementEntry]":
         shown = super().get_list_display(request)
         if self.has_reconcile_statement_permission(request):
             return shown
         return [name for name in shown if name != "resolve_link"]
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         return [
             path(
                 "<int:entry_id>/resolve/",
@@ -221,7 +243,7 @@ class StatementEntryAdmin(StatementAdmin):
             *super().get_urls(),
         ]
 
-    def resolve_view(self, request, entry_id: int):
+    def resolve_view(self, request: HttpRequest, entry_id: int) -> HttpResponse:
         """An unmatched credit: assign it to the invoice it pays, or dismiss it, with a reason."""
         if not self.has_reconcile_statement_permission(request):
             raise PermissionDenied
