@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import re2
 
@@ -27,18 +27,25 @@ class InvalidPattern(ValueError):
     pass
 
 
+class UntrustedPattern(Protocol):
+    """What is used of a compiled RE2 pattern (google-re2 ships no type information)."""
+
+    def search(self, text: str) -> object | None: ...
+
+
 @functools.lru_cache(maxsize=512)
-def compile_untrusted(pattern: str):
+def compile_untrusted(pattern: str) -> UntrustedPattern:
     """Compile a provider's regexp with RE2, or raise `InvalidPattern`."""
     if len(pattern) > _MAX_PATTERN_LENGTH:
         raise InvalidPattern(f"longer than {_MAX_PATTERN_LENGTH} characters")
     try:
-        return re2.compile(pattern, options=_RE2_OPTIONS)
+        compiled: UntrustedPattern = re2.compile(pattern, options=_RE2_OPTIONS)
     except re2.error as error:
         message = error.args[0] if error.args else error
         if isinstance(message, bytes):
             message = message.decode(errors="replace")
         raise InvalidPattern(f"RE2 cannot compile it: {message}") from None
+    return compiled
 
 
 def confirmation_schema_problems(schema: Any) -> list[str]:

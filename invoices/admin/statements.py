@@ -38,7 +38,7 @@ class StatementUploadForm(forms.Form):
 
     def clean_file(self) -> UploadedFile:
         upload: UploadedFile = self.cleaned_data["file"]
-        if upload.size > settings.STATEMENT_MAX_BYTES:
+        if upload.size is None or upload.size > settings.STATEMENT_MAX_BYTES:
             raise forms.ValidationError(
                 f"Statement files are at most {settings.STATEMENT_MAX_BYTES} bytes."
             )
