@@ -32,7 +32,7 @@ os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("MERCHANT_KEY_SECRET", secrets.token_urlsafe(50))
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

@@ -176,11 +176,11 @@ else:
         DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = transaction_pooler
         # Values bound on the server, and a statement prepared the fifth time a
         # connection runs it, so PostgreSQL stops parsing and planning it each
-        # time: the invoice read with its merchant and service went from 1.0 to
-        # 0.6 ms. DB_PREPARE_THRESHOLD=0 turns this off: Django then binds values
-        # itself and prepares nothing. A pooler that keeps prepared statements in
-        # transaction mode (PgBouncer 1.21+ with max_prepared_statements) may
-        # have them back with DB_PREPARE_THRESHOLD=5 beside DB_TRANSACTION_POOLER=1.
+        # time (the figures are in docs/performance.md). DB_PREPARE_THRESHOLD=0
+        # turns this off: Django then binds values itself and prepares nothing. A
+        # pooler that keeps prepared statements in transaction mode (PgBouncer
+        # 1.21+ with max_prepared_statements) may have them back with
+        # DB_PREPARE_THRESHOLD=5 beside DB_TRANSACTION_POOLER=1.
         if prepare_threshold := env.int(
             "DB_PREPARE_THRESHOLD", default=0 if transaction_pooler else 5
         ):
@@ -353,7 +353,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # is one; a single-process development server can count in memory.
 if REDIS_URL:
     # django-redis: Django's own Redis backend builds a client object on every
-    # call, which cost a hosted page or an API read 0.07 ms per cache read.
+    # call, a cost every hosted page and API read would pay on each cache read.
     SHARED_REDIS_CACHE = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
@@ -432,7 +432,7 @@ AXES_FAILURE_LIMIT: int = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
 # The cool-off is the counters' lifetime in the cache, in whole seconds: under
 # one second they would vanish at once and nobody would ever be locked out.
-if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME < timedelta(seconds=1):
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() < 1:
     raise ImproperlyConfigured(
         "ADMIN_LOGIN_FAILURE_LIMIT must be at least 1 and ADMIN_LOGIN_COOLOFF_MINUTES"
         " at least 1/60 (one second)"

@@ -237,7 +237,7 @@ def _parse_mt940(data: bytes) -> ParsedStatement:
     transactions = mt940.models.Transactions()
     try:
         transactions.parse(text)
-    except Exception as error:  # the parser raises plain exceptions of many kinds
+    except Exception as error:  # noqa: BLE001 (mt-940 raises plain exceptions of many kinds)
         raise StatementFormatError(f"not a readable MT940 statement: {error}") from None
     account = transactions.data.get("account_identification")
     entries, debits = [], 0

@@ -1,6 +1,7 @@
 """The one way the services move an invoice: the state machine's move, then its
 read models and its log line, once committed."""
 
+import contextlib
 import logging
 from collections.abc import Collection, Mapping
 from decimal import Decimal
@@ -64,7 +65,8 @@ def _follower_close(paid: Invoice, follower_id: str) -> None:
     follower = Invoice.objects.filter(pk=follower_id).values_list("status", flat=True)
     if follower.first() != Status.CREATED:
         return  # confirmed or paid already: it goes on, and an operator sees both
-    try:
+    # Refused when the payer acted on it meanwhile: both stay, for an operator to see.
+    with contextlib.suppress(StatusMoveRefused):
         invoice_move(
             invoice_id=follower_id,
             expected_from={Status.CREATED},
@@ -74,5 +76,3 @@ def _follower_close(paid: Invoice, follower_id: str) -> None:
             cause="order_paid_late",
             actor=Actor("system", "second_chance"),
         )
-    except StatusMoveRefused:
-        pass  # the payer acted on it meanwhile: both stay, for an operator to see

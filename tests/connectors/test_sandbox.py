@@ -41,7 +41,7 @@ def test_registry_knows_the_shipped_connectors():
 
 
 def test_the_schema_is_the_seeds_letter_for_letter():
-    assert CONFIRMATION_SCHEMA == json.loads(SEED_CONFIRMATION_PAYLOAD)
+    assert json.loads(SEED_CONFIRMATION_PAYLOAD) == CONFIRMATION_SCHEMA
     # and serialised the same way the seed shows it
     assert json.dumps(CONFIRMATION_SCHEMA, separators=(",", ":")) == SEED_CONFIRMATION_PAYLOAD
 
