@@ -1,7 +1,8 @@
 """Idempotency-Key: a retried request gets the answer first given to its key.
 
-The claim and the stored answer are services' (`idempotency_begin`,
-`idempotency_finish`); this wraps an endpoint's answer between them.
+Claiming the key, keeping the answer and replaying it are one service call
+(`idempotency_answer`); this reads the key and the request's fingerprint, and
+turns the endpoint's answer into what is kept.
 """
 
 import hashlib
@@ -43,9 +44,23 @@ def idempotent(
     fingerprint = hashlib.sha256(
         scope.encode() + simplejson.dumps(raw, use_decimal=True, sort_keys=True).encode()
     ).hexdigest()
+    made: list[HttpResponse] = []
+
+    def answer() -> services.StoredResponse:
+        try:
+            response = respond()
+        except ApiError as error:
+            response = error_response(error)
+        made.append(response)
+        return services.StoredResponse(response.status_code, response.content)
+
     try:
-        claim = services.idempotency_begin(
-            merchant=caller.merchant, test_mode=caller.test_mode, key=key, fingerprint=fingerprint
+        result = services.idempotency_answer(
+            merchant=caller.merchant,
+            test_mode=caller.test_mode,
+            key=key,
+            fingerprint=fingerprint,
+            answer=answer,
         )
     except services.IdempotencyKeyReused:
         raise ApiError.single(
@@ -61,20 +76,9 @@ def idempotent(
             "A request with this Idempotency-Key is still being handled; retry shortly.",
             header="Idempotency-Key",
         ) from None
-    if isinstance(claim, services.StoredResponse):
-        return json_response(claim.body, claim.status, Idempotent_Replayed="true")
-    try:
-        try:
-            response = respond()
-        except ApiError as error:
-            response = error_response(error)
-    except BaseException:
-        services.idempotency_finish(claim=claim, response=None)
-        raise
-    kept = (
-        services.StoredResponse(response.status_code, response.content)
-        if response.status_code < 500
-        else None
-    )
-    services.idempotency_finish(claim=claim, response=kept)
-    return response
+    if result.replayed:
+        return json_response(
+            result.response.body, result.response.status, Idempotent_Replayed="true"
+        )
+    # The answer made now, with its headers (Location).
+    return made[0]

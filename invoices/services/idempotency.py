@@ -1,5 +1,6 @@
 """Idempotency keys: a request repeated with the same key gets the first answer again."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -74,3 +75,35 @@ def idempotency_keys_purge() -> int:
         created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW
     ).delete()
     return deleted
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    response: StoredResponse
+    replayed: bool  # the answer first given to the key, not one made now
+
+
+def idempotency_answer(
+    *,
+    merchant: Merchant,
+    test_mode: bool,
+    key: str,
+    fingerprint: str,
+    answer: Callable[[], StoredResponse],
+) -> IdempotentAnswer:
+    """The answer to a request sent with an Idempotency-Key: the one first given to the
+    key, or `answer()`, kept for the key unless it asks for a retry (a 5xx), which
+    leaves the key free. Raises `IdempotencyKeyReused` or `IdempotencyKeyInProgress`.
+    """
+    claim = idempotency_begin(
+        merchant=merchant, test_mode=test_mode, key=key, fingerprint=fingerprint
+    )
+    if isinstance(claim, StoredResponse):
+        return IdempotentAnswer(response=claim, replayed=True)
+    try:
+        response = answer()
+    except BaseException:
+        idempotency_finish(claim=claim, response=None)
+        raise
+    idempotency_finish(claim=claim, response=response if response.status < 500 else None)
+    return IdempotentAnswer(response=response, replayed=False)
