@@ -16,7 +16,7 @@ from connectors.codes.cards import card_number_grouped
 from invoices.currencies import amount_in_currency
 from invoices.models import Invoice
 from invoices.read_models import STATUS_FIELDS
-from invoices.statuses import FINAL_STATUSES, Status
+from invoices.statuses import FINAL_STATUSES, DisplayKind, Status
 
 if TYPE_CHECKING:
     # A lazily translated message (django-stubs' name for gettext_lazy's result).
@@ -82,7 +82,7 @@ def requisite_rows(invoice: Invoice) -> list[RequisiteRow]:
     ordered += sorted(key for key in requisites if key not in REQUISITE_LABELS)
     # A QR code no app link opens (Pix "copia e cola") is also typed or pasted:
     # on a phone the customer cannot scan their own screen.
-    copyable_code = invoice.service.display_kind == "qr" and "deeplink" not in requisites
+    copyable_code = invoice.service.display_kind == DisplayKind.QR and "deeplink" not in requisites
     rows = []
     for key in ordered:
         if key in _NOT_ROWS and not (key == "qr_code" and copyable_code):
@@ -118,7 +118,7 @@ def qr_text(invoice: Invoice) -> str | None:
 
 
 def qr_text_of(display_kind: str, requisites: Mapping[str, str]) -> str | None:
-    if display_kind == "deeplink":
+    if display_kind == DisplayKind.DEEPLINK:
         return requisites.get("deeplink")
     return requisites.get("qr_code")
 

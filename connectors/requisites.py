@@ -3,15 +3,18 @@
 from collections.abc import Mapping
 from typing import Any
 
+from invoices.statuses import DisplayKind
+
 BARCODE_FORMATS = ("code128", "itf", "ean13")
 
-_REQUIRED_KEYS = {
-    "invoice": ("receiver_name",),
-    "qr": ("qr_code",),
-    "barcode": ("barcode", "barcode_format"),
-    "card_transfer": ("card_number",),
-    "deeplink": ("deeplink",),
-    "test": ("invoice_receipt_number",),
+# By display kind; looked up with the service's column, a plain string.
+_REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    DisplayKind.INVOICE: ("receiver_name",),
+    DisplayKind.QR: ("qr_code",),
+    DisplayKind.BARCODE: ("barcode", "barcode_format"),
+    DisplayKind.CARD_TRANSFER: ("card_number",),
+    DisplayKind.DEEPLINK: ("deeplink",),
+    DisplayKind.TEST: ("invoice_receipt_number",),
 }
 
 
@@ -29,10 +32,13 @@ def requisites_problems(display_kind: str, requisites: Mapping[str, Any]) -> lis
         for key, value in requisites.items()
         if not isinstance(value, str) and key not in _REQUIRED_KEYS[display_kind]
     ]
-    if display_kind == "invoice" and not (
+    if display_kind == DisplayKind.INVOICE and not (
         requisites.get("iban") or requisites.get("account_number")
     ):
         problems.append("bank details need 'iban' or 'account_number'")
-    if display_kind == "barcode" and requisites.get("barcode_format") not in BARCODE_FORMATS:
+    if (
+        display_kind == DisplayKind.BARCODE
+        and requisites.get("barcode_format") not in BARCODE_FORMATS
+    ):
         problems.append(f"'barcode_format' must be one of {', '.join(BARCODE_FORMATS)}")
     return problems

@@ -21,6 +21,7 @@ from connectors.base import (
     ProviderStatus,
 )
 from invoices.currencies import currency_quantum
+from invoices.statuses import DisplayKind
 
 # The seed's schema, letter for letter.
 CONFIRMATION_SCHEMA = {
@@ -42,7 +43,7 @@ class SandboxConnector:
     secret_settings: Mapping[str, str] = {}
 
     def settings_problems(self, *, settings: Mapping[str, Any], display_kind: str) -> list[str]:
-        if display_kind != "test":
+        if display_kind != DisplayKind.TEST:
             return ["the test connector issues only the 'test' display kind"]
         return []
 

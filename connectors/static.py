@@ -47,6 +47,7 @@ from connectors.codes.nbu import nbu_qr_link
 from connectors.codes.pix import pix_static
 from connectors.codes.upi import upi_link
 from connectors.requisites import requisites_problems
+from invoices.statuses import DisplayKind
 
 # A link a banking app can open: any scheme but the ones a browser would run.
 _DEEPLINK = re.compile(r"^(?!(?:javascript|data|vbscript|file):)[a-z][a-z0-9+.\-]*:\S+$", re.I)
@@ -174,12 +175,12 @@ def _deeplink(settings: Mapping[str, Any], invoice: InvoiceData) -> dict[str, st
     return requisites
 
 
-_BUILDERS = {
-    "invoice": _bank_transfer,
-    "qr": _qr,
-    "barcode": _barcode,
-    "card_transfer": _card_transfer,
-    "deeplink": _deeplink,
+_BUILDERS: dict[str, Callable[[Mapping[str, Any], InvoiceData], dict[str, str]]] = {
+    DisplayKind.INVOICE: _bank_transfer,
+    DisplayKind.QR: _qr,
+    DisplayKind.BARCODE: _barcode,
+    DisplayKind.CARD_TRANSFER: _card_transfer,
+    DisplayKind.DEEPLINK: _deeplink,
 }
 
 

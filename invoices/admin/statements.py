@@ -1,6 +1,7 @@
 """Bank statements: imported by an operator, their unmatched credits assigned or dismissed."""
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django import forms
 from django.conf import settings
@@ -18,9 +19,6 @@ from invoices import statements
 from invoices.admin.common import OperatorReasonForm, ReadOnlyAdmin, operator_may, shown_money
 from invoices.models import StatementEntry, StatementImport
 from invoices.operator_groups import RECONCILE_STATEMENT
-
-if TYPE_CHECKING:
-    from django.contrib.admin.options import _ListDisplayT
 
 _RecordT = TypeVar("_RecordT", bound=Model)
 
@@ -227,8 +225,10 @@ class StatementEntryAdmin(StatementAdmin[StatementEntry]):
         url = reverse("admin:invoices_statemententry_resolve", args=[entry.pk])
         return format_html('<a href="{}">assign or dismiss</a>', url)
 
-    def get_list_display(self, request: HttpRequest) -> "_ListDisplayT[StatementEntry]":
-        shown = super().get_list_display(request)
+    def get_list_display(
+        self, request: HttpRequest
+    ) -> list[str | Callable[[StatementEntry], str | bool]]:
+        shown = list(super().get_list_display(request))
         if self.has_reconcile_statement_permission(request):
             return shown
         return [name for name in shown if name != "resolve_link"]
