@@ -12,11 +12,20 @@ _POLICY = (
 )
 
 
+# Kept on the response for the middleware, as an attribute HttpResponse does not declare.
+_FRAME_ANCESTORS = "checkout_frame_ancestors"
+
+
+def framing_allow(response: HttpResponse, *, origins: str) -> None:
+    """Let these origins (the merchant's `frame_ancestors`, space-separated) frame this page."""
+    setattr(response, _FRAME_ANCESTORS, origins)
+
+
 class CheckoutSecurityHeadersMiddleware:
     """No inline scripts or styles run on a checkout page, and only the merchant may frame it.
 
-    A view that knows the invoice's merchant sets `response.frame_ancestors`
-    to the origins that merchant allows; every other page cannot be framed.
+    A view that knows the invoice's merchant names the origins that merchant
+    allows with `framing_allow`; every other page cannot be framed.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -25,7 +34,7 @@ class CheckoutSecurityHeadersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if request.path.startswith(CHECKOUT_PREFIX):
-            ancestors = getattr(response, "frame_ancestors", "") or "'none'"
+            ancestors = getattr(response, _FRAME_ANCESTORS, "") or "'none'"
             response["Content-Security-Policy"] = _POLICY.format(ancestors=ancestors)
             response.setdefault("Referrer-Policy", "same-origin")
             response.setdefault("X-Content-Type-Options", "nosniff")

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from checkout import images, presentation, services
 from checkout.pages import is_htmx, not_found, page_language, render_page
 from checkout.presentation import RequisiteRow
+from checkout.security import framing_allow
 from invoices import ratelimit, selectors
 from invoices import services as invoice_services
 from invoices.languages import LOCALES
@@ -210,8 +211,7 @@ def _invoice_page(
     response = render_page(
         request, "checkout/invoice.html", context, language=language, status=status
     )
-    # Read by checkout.security's middleware, as an attribute HttpResponse does not declare.
-    setattr(response, "frame_ancestors", hosted.merchant.frame_ancestors)  # noqa: B010
+    framing_allow(response, origins=hosted.merchant.frame_ancestors)
     patch_vary_headers(response, ["HX-Request"])
     return response
 

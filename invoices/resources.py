@@ -12,6 +12,7 @@ from typing import Any
 import simplejson
 from django.conf import settings
 from django.templatetags.static import static
+from django.urls import reverse
 
 from invoices.currencies import amount_in_currency
 from invoices.models import Invoice, Service
@@ -57,7 +58,7 @@ def _key_ordered(flat: Mapping[str, object] | None) -> dict[str, object] | None:
 
 
 def hpp_url(invoice_id: str) -> str:
-    return absolute_url(f"/hpp/?cpi={invoice_id}")
+    return absolute_url(f"{reverse('hpp')}?cpi={invoice_id}")
 
 
 def invoice_resource(invoice: Invoice) -> dict[str, Any]:

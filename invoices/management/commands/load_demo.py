@@ -3,6 +3,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 
 from invoices.demo import DEMO_MERCHANT_NAME, demo_load
 
@@ -35,7 +36,7 @@ class Command(BaseCommand):
                     f"    public_key_test {merchant.public_key_test}",
                     f"    webhook_secret  {merchant.webhook_secret}",
                     "  Try the hosted checkout (method selection, then the invoice page):",
-                    f"    {base}/hpp/?public_key={merchant.public_key_test}"
+                    f"    {base}{reverse('hpp')}?public_key={merchant.public_key_test}"
                     "&amount=150.00&currency=UAH&reference_id=demo-checkout-1",
                     f"  API docs:         {base}/api/docs",
                 ]
