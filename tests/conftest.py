@@ -12,6 +12,7 @@ transaction mode: tests/test_database_pooler.py then proves it does.
 import os
 import socket
 import threading
+import time
 import uuid
 
 import pytest
@@ -170,23 +171,48 @@ def _isolated_cache(settings):
     yield
 
 
-@pytest.fixture
-def silent_redis():
+class SilentRedis:
     """A server that accepts connections and never answers, as a hung Redis does."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    accepted = []
 
-    def accept():
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
         while True:
             try:
-                accepted.append(listener.accept()[0])
+                self.accepted.append(self.listener.accept()[0])
             except OSError:
                 return
 
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-    listener.close()
-    for connection in accepted:
-        connection.close()
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+
+    def connections(self, *, at_least: int = 0, timeout: float = 2) -> int:
+        """How many connections it accepted (waiting up to `timeout` for `at_least`)."""
+        deadline = time.monotonic() + timeout
+        while len(self.accepted) < at_least and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(self.accepted)
+
+    def close(self):
+        self.listener.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+@pytest.fixture
+def silent_redis_server():
+    server = SilentRedis()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def silent_redis(silent_redis_server):
+    """The URL of a Redis that accepts connections and never answers."""
+    return silent_redis_server.url

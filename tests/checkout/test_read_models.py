@@ -308,20 +308,25 @@ def test_a_merchant_switched_off_in_the_admin_is_refused_at_once(
     assert shop_on_redis.get(url).status_code == 401
 
 
-def test_a_redis_that_never_answers_costs_an_api_read_at_most_a_short_timeout(
-    shop, settings, silent_redis
+def test_a_redis_that_never_answers_costs_an_api_read_one_short_wait(
+    shop, settings, silent_redis_server
 ):
     invoice_id = shop.create("order-hung").json()["data"]["id"]
-    _use_redis_cache(settings, silent_redis)
+    _use_redis_cache(settings, silent_redis_server.url)
     url = f"/api/payment-invoices/{invoice_id}"
     started = time.monotonic()
     first = shop.get(url)
     first_took = time.monotonic() - started
+    asked = silent_redis_server.connections(at_least=1)
     reads = [shop.get(url) for _ in range(10)]
     assert first.status_code == 200 and all(read.status_code == 200 for read in reads)
-    # One wait on the hung Redis (no retries), then PostgreSQL while the process leaves it alone.
-    assert first_took < 0.2
-    assert time.monotonic() - started < 0.2 + 10 * 0.05
+    # One wait on the hung Redis: one connection, no retry on another...
+    assert asked == 1
+    # ...then PostgreSQL, while the process leaves Redis alone: nobody connects again.
+    assert silent_redis_server.connections(at_least=2, timeout=0.2) == 1
+    # The wait is the short read-model timeout, not a socket's default of seconds or forever.
+    # (Its exact cost is the bench's to measure: a loaded machine's pauses are not this test's.)
+    assert first_took < 1
 
 
 def test_a_hosted_page_shown_again_reads_no_database_and_shows_every_move(
