@@ -194,10 +194,11 @@ def requisites_issue(
     return issued, None
 
 
-def _invoice_store(
-    invoice: Invoice, *, issued: IssuedRequisites | None, failure: str | None, actor: Actor
-) -> Invoice:
-    created = InvoiceEvent(
+def invoice_created_event(
+    invoice: Invoice, *, actor: Actor, details: dict[str, str] | None = None
+) -> InvoiceEvent:
+    """The first event of an invoice's timeline, to be inserted with the invoice."""
+    return InvoiceEvent(
         invoice=invoice,
         sequence=invoice.sequence,
         from_status=None,
@@ -205,8 +206,15 @@ def _invoice_store(
         resolution=invoice.resolution,
         cause="invoice_created",
         actor=str(actor),
+        details=details or {},
         created_at=invoice.created_at,
     )
+
+
+def _invoice_store(
+    invoice: Invoice, *, issued: IssuedRequisites | None, failure: str | None, actor: Actor
+) -> Invoice:
+    created = invoice_created_event(invoice, actor=actor)
     if failure is None:
         write_together([Insert(invoice), Insert(created)])
         return invoice

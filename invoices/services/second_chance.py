@@ -27,9 +27,9 @@ from django.utils import timezone
 from connectors.registry import get_connector
 from invoices import keys, read_models, selectors
 from invoices.combined_writes import Insert, write_together
-from invoices.models import Invoice, InvoiceEvent, Merchant, Service
+from invoices.models import Invoice, Merchant, Service
 from invoices.services.confirmation import InvoiceNotFound
-from invoices.services.invoice_creation import requisites_issue
+from invoices.services.invoice_creation import invoice_created_event, requisites_issue
 from invoices.services.invoice_validation import (
     MAX_INVOICE_LIFETIME,
     FieldProblem,
@@ -302,16 +302,8 @@ def _store_linked(
     invoice: Invoice, *, previous_id: str, relation: str, expected_status: str, actor: Actor
 ) -> None:
     """Insert the new invoice and link the previous one to it, in the caller's transaction."""
-    created = InvoiceEvent(
-        invoice=invoice,
-        sequence=invoice.sequence,
-        from_status=None,
-        to_status=invoice.status,
-        resolution=invoice.resolution,
-        cause="invoice_created",
-        actor=str(actor),
-        details={"previous_invoice": previous_id, "relation": relation},
-        created_at=invoice.created_at,
+    created = invoice_created_event(
+        invoice, actor=actor, details={"previous_invoice": previous_id, "relation": relation}
     )
     write_together([Insert(invoice), Insert(created)])
     previous = invoice_record_next(
