@@ -81,11 +81,16 @@ def invoice_problems(
         problems.append(
             FieldProblem("locale", "unsupported_locale", f"Use one of {', '.join(LOCALES)}.")
         )
-    if expires_at is not None and not now < expires_at <= now + MAX_INVOICE_LIFETIME:
-        problems.append(
-            FieldProblem("expires", "invalid_expiry", "Must be in the future, within 365 days.")
-        )
+    if expires_at is not None and (expiry := expiry_problem(expires_at, now=now)):
+        problems.append(expiry)
     return problems
+
+
+def expiry_problem(expires_at: datetime, *, now: datetime) -> FieldProblem | None:
+    """Why an invoice cannot expire then, if it cannot."""
+    if now < expires_at <= now + MAX_INVOICE_LIFETIME:
+        return None
+    return FieldProblem("expires", "invalid_expiry", "Must be in the future, within 365 days.")
 
 
 def invoice_amount_problems(

@@ -31,9 +31,8 @@ from invoices.models import Invoice, Merchant, Service
 from invoices.services.confirmation import InvoiceNotFound
 from invoices.services.invoice_creation import invoice_created_event, requisites_issue
 from invoices.services.invoice_validation import (
-    MAX_INVOICE_LIFETIME,
-    FieldProblem,
     InvoiceRejected,
+    expiry_problem,
     invoice_amount_problems,
 )
 from invoices.state_machine import Actor, StatusMoveRefused, invoice_record_next
@@ -213,10 +212,8 @@ def invoice_follow(
     chance = _second_chance(previous, service, relation=relation)
     now = timezone.now()
     expires_at = expires_at or now + service.lifetime
-    if not now < expires_at <= now + MAX_INVOICE_LIFETIME:
-        raise InvoiceRejected(
-            [FieldProblem("expires", "invalid_expiry", "Must be in the future, within 365 days.")]
-        )
+    if problem := expiry_problem(expires_at, now=now):
+        raise InvoiceRejected([problem])
     connector = get_connector(service.connector)
     invoice = Invoice(
         id=keys.new_invoice_id(),
